@@ -1,0 +1,70 @@
+/**
+ * Structured logs with pino: JSON lines to <dataDir>/logs/relay.log and to stdout
+ * (pretty when stdout is a terminal). Secrets are redacted by key wherever they appear.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+/** Keys whose values never reach a log line, at any depth we log. */
+export const REDACTED_PATHS = [
+  'token',
+  'accessToken',
+  'clientSecret',
+  'password',
+  'pass',
+  'secret',
+  'authorization',
+  '*.token',
+  '*.accessToken',
+  '*.clientSecret',
+  '*.password',
+  '*.pass',
+  '*.secret',
+  '*.authorization',
+  '*.*.token',
+  '*.*.accessToken',
+  '*.*.clientSecret',
+  '*.*.password',
+];
+
+export interface LoggerOptions {
+  readonly level: string;
+  /** Folder for relay.log; no file when undefined. */
+  readonly logDir?: string | undefined;
+  /** Where human or JSON output goes; defaults to stdout. */
+  readonly stdout?: NodeJS.WritableStream;
+  readonly pretty?: boolean;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const stdout = options.stdout ?? process.stdout;
+  const usePretty = options.pretty ?? (stdout === process.stdout && process.stdout.isTTY === true);
+  const streams: pino.StreamEntry[] = [
+    { level: options.level as pino.Level, stream: usePretty ? pretty({ destination: stdout as never, sync: true }) : stdout },
+  ];
+  if (options.logDir !== undefined) {
+    mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
+    streams.push({
+      level: options.level as pino.Level,
+      stream: pino.destination({ dest: join(options.logDir, 'relay.log'), mkdir: true, sync: false }),
+    });
+  }
+  return pino(
+    {
+      level: options.level,
+      base: { pid: process.pid },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.multistream(streams),
+  );
+}
+
+/** A logger that writes nothing, for tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
