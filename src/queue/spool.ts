@@ -1,0 +1,222 @@
+/**
+ * The durable spool: a message is committed, and only then may the client get `250`, when its
+ * .json has been renamed into queue/ and queue/ has been fsynced (Postfix and Haraka discipline;
+ * DESIGN.md, "Queue, not pass-through").
+ *
+ * The spool keeps no index in memory: receiving costs the same whatever the queue's size, and
+ * the folders stay the single source of truth.
+ */
+import { Readable } from 'node:stream';
+import { rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { QueueRecord } from '../core/queue-record.js';
+import { fsyncDirectory, moveDurable, writeFileSynced } from './durable-fs.js';
+import { writeMessageFile, MessageSourceError, type MessageSource } from './message-file.js';
+import { buildRecord, type NewRecordFields } from './new-record.js';
+import { newQueueId } from './queue-id.js';
+import { serializeRecord, writeRecordFile } from './record-file.js';
+import { recoverSpool, type RecoveryReport } from './recovery.js';
+import { spoolClosed, storeFailed, transferInterrupted } from './spool-errors.js';
+import { assertWritable, createSpoolFolders, emlName, jsonName, spoolFolders, type SpoolFolders } from './spool-folders.js';
+
+export type { NewRecordFields } from './new-record.js';
+export type { RecoveryReport } from './recovery.js';
+
+/** A received message in tmp/, not yet acknowledged. */
+export interface SpooledDraft {
+  readonly id: string;
+  /** Bytes written. */
+  readonly size: number;
+  /**
+   * Writes the record, moves .eml then .json into queue/ and fsyncs queue/.
+   * Returns the record: attempts 0, nextAttemptAt = now, every recipient pending.
+   * On failure nothing stays behind and it rejects with a 451 `SmtpReplyError`.
+   */
+  commit(fields: NewRecordFields): Promise<QueueRecord>;
+  /** Removes what was written in tmp/. */
+  discard(): Promise<void>;
+}
+
+export interface SpoolOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** Id generator; tests use it to place a file where the next message will be written. */
+  newId?: (now: number) => string;
+}
+
+export class Spool {
+  private closed = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private constructor(
+    private readonly folders: SpoolFolders,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly newId: (now: number) => string,
+  ) {}
+
+  /** Creates the folders, recovers from any earlier stop and returns the queued records, oldest first. */
+  static async open(
+    dataDir: string,
+    options: SpoolOptions,
+  ): Promise<{ spool: Spool; records: QueueRecord[]; report: RecoveryReport }> {
+    const folders = spoolFolders(dataDir);
+    await createSpoolFolders(folders);
+    const { records, report } = await recoverSpool(folders, options.logger);
+    for (const dir of [folders.tmp, folders.queue, folders.failed]) await assertWritable(dir);
+    options.logger.info({ spool: folders.root, ...summary(report) }, 'Spool opened');
+    const spool = new Spool(folders, options.logger, options.clock ?? systemClock, options.newId ?? newQueueId);
+    return { spool, records, report };
+  }
+
+  /**
+   * Streams the message to tmp/<id>.eml and fsyncs it. Never holds the whole message in memory.
+   * Rejects with 451 4.3.0 (cause: the fs error) when the disk fails, with 451 4.4.2 (cause:
+   * `MessageSourceError`) when the input breaks; either way the partial file is removed.
+   */
+  receive(message: MessageSource | Readable): Promise<SpooledDraft> {
+    if (this.closed) return Promise.reject(spoolClosed());
+    return this.track(this.receiveNow(message));
+  }
+
+  /** For messages the relay generates itself (delivery status notifications): receive + commit. */
+  async enqueueBuffer(raw: Buffer, fields: NewRecordFields): Promise<QueueRecord> {
+    const draft = await this.receive(Readable.from([raw]));
+    return draft.commit(fields);
+  }
+
+  /** Replaces queue/<id>.json atomically and durably. */
+  async update(record: QueueRecord): Promise<void> {
+    await this.track(this.updateNow(record));
+  }
+
+  /** Delivered: deletes the .json first (un-commit), then the .eml. */
+  async remove(id: string): Promise<void> {
+    await this.track(this.removeNow(id));
+  }
+
+  /** Writes the final record, then moves .eml and then .json into failed/. */
+  async moveToFailed(record: QueueRecord): Promise<void> {
+    await this.track(this.moveToFailedNow(record));
+  }
+
+  /** queue/<id>.eml, for reading the message to deliver. */
+  messagePath(id: string): string {
+    return join(this.folders.queue, emlName(id));
+  }
+
+  /** Refuses new messages and waits for the operations under way to finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async receiveNow(message: MessageSource): Promise<SpooledDraft> {
+    const id = this.newId(this.clock.now());
+    const tmpEml = join(this.folders.tmp, emlName(id));
+    let size: number;
+    try {
+      size = await writeMessageFile(message, tmpEml);
+    } catch (error) {
+      await rm(tmpEml, { force: true }).catch(() => undefined);
+      if (error instanceof MessageSourceError) {
+        this.logger.info({ id, err: error.cause }, 'Message stream broke before its end; nothing stored');
+        throw transferInterrupted(error);
+      }
+      this.logger.error({ id, err: error }, 'Could not write a message to the spool');
+      throw storeFailed(error);
+    }
+    return this.draft(id, size);
+  }
+
+  private draft(id: string, size: number): SpooledDraft {
+    let state: 'open' | 'committing' | 'done' = 'open';
+    return {
+      id,
+      size,
+      commit: async (fields) => {
+        if (state !== 'open') throw new Error(`Message ${id} was already committed or discarded`);
+        state = 'committing';
+        try {
+          return await this.track(this.commitNow(id, size, fields));
+        } finally {
+          state = 'done';
+        }
+      },
+      discard: async () => {
+        // After a commit the files belong to the queue; discarding them would lose a message.
+        if (state !== 'open') return;
+        state = 'done';
+        await rm(join(this.folders.tmp, emlName(id)), { force: true });
+      },
+    };
+  }
+
+  private async commitNow(id: string, size: number, fields: NewRecordFields): Promise<QueueRecord> {
+    const tmpEml = join(this.folders.tmp, emlName(id));
+    const tmpJson = join(this.folders.tmp, jsonName(id));
+    const queueEml = join(this.folders.queue, emlName(id));
+    const queueJson = join(this.folders.queue, jsonName(id));
+    try {
+      const record = buildRecord(id, size, fields, this.clock.now());
+      await writeFileSynced(tmpJson, serializeRecord(record));
+      await rename(tmpEml, queueEml);
+      // The .eml must be durable in queue/ before the .json commits it: otherwise a crash could
+      // keep the record and lose the message, which recovery could only quarantine.
+      await fsyncDirectory(this.folders.queue);
+      await rename(tmpJson, queueJson);
+      await fsyncDirectory(this.folders.queue);
+      this.logger.debug({ id, size, account: record.account, recipients: record.recipients.length }, 'Message committed');
+      return record;
+    } catch (error) {
+      // Not acknowledged, so nothing may stay: the client will send it again.
+      for (const path of [queueJson, queueEml, tmpJson, tmpEml]) await rm(path, { force: true }).catch(() => undefined);
+      this.logger.error({ id, err: error }, 'Could not commit a message to the spool');
+      throw storeFailed(error);
+    }
+  }
+
+  private async updateNow(record: QueueRecord): Promise<void> {
+    // Writing the record of a message that is gone would resurrect it as a damaged entry.
+    await stat(this.messagePath(record.id));
+    await writeRecordFile(join(this.folders.queue, jsonName(record.id)), record, this.folders.tmp);
+  }
+
+  private async removeNow(id: string): Promise<void> {
+    await rm(join(this.folders.queue, jsonName(id)), { force: true });
+    // Once the record is gone for good, a crash can only leave an .eml that recovery removes.
+    await fsyncDirectory(this.folders.queue);
+    await rm(join(this.folders.queue, emlName(id)), { force: true });
+  }
+
+  private async moveToFailedNow(record: QueueRecord): Promise<void> {
+    const { id } = record;
+    await this.updateNow(record);
+    // .eml first: a crash between the two moves leaves queue/X.json beside failed/X.eml, which
+    // recovery recognises and completes.
+    await moveDurable(join(this.folders.queue, emlName(id)), join(this.folders.failed, emlName(id)));
+    await moveDurable(join(this.folders.queue, jsonName(id)), join(this.folders.failed, jsonName(id)));
+    await fsyncDirectory(this.folders.queue);
+    this.logger.info({ id }, 'Message moved to failed/');
+  }
+
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.inFlight.add(operation);
+    const forget = (): void => {
+      this.inFlight.delete(operation);
+    };
+    operation.then(forget, forget);
+    return operation;
+  }
+}
+
+function summary(report: RecoveryReport): Record<string, number> {
+  return {
+    queued: report.queued,
+    removedLeftovers: report.removedLeftovers.length,
+    quarantined: report.quarantined.length,
+    completedMoves: report.completedMoves.length,
+  };
+}
