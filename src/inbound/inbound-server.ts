@@ -1,0 +1,98 @@
+/**
+ * The SMTP listener legacy programs talk to: plain SMTP on loopback (or an allow-listed
+ * LAN), every message spooled before 250. Built on smtp-server; the options below are the
+ * whole protocol surface we offer.
+ */
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { SMTPServerOptions } from 'smtp-server';
+import { createClientPolicy } from './client-policy.js';
+import { PromptGreetingServer } from './prompt-greeting.js';
+import { buildSenderIndex } from './sender-policy.js';
+import { createSessionHooks } from './session-hooks.js';
+import type { InboundOptions, InboundServer } from './types.js';
+
+/** Legacy programs open few connections; this bounds a runaway one (421 beyond it). */
+export const MAX_CLIENTS = 100;
+/**
+ * RFC 5321 4.5.3.1.4 allows 512 octets per command line, and extensions (SIZE, BODY,
+ * SMTPUTF8 addresses) may make it longer. Longer lines than this get smtp-server's
+ * "421 Error: Command line too long" and the connection closes, as the parser cannot find
+ * the next command in the middle of a line. Lines between 512 and this limit are parsed
+ * and answered normally (500/501 when they are not valid).
+ */
+export const MAX_COMMAND_LINE_OCTETS = 4096;
+/** How long close() lets a message in progress finish before 421 and disconnect. */
+export const CLOSE_GRACE_MS = 10_000;
+
+export async function startInbound(options: InboundOptions): Promise<InboundServer> {
+  const { listen, logger } = options;
+  let accepting = true;
+
+  const hooks = createSessionHooks({
+    sink: options.sink,
+    logger,
+    maxMessageBytes: listen.maxMessageBytes,
+    onAccepted: options.onAccepted,
+    clientPolicy: createClientPolicy(listen.allowClients),
+    senders: buildSenderIndex(options.accounts),
+    maxRecipients: listen.maxRecipients,
+    isAccepting: () => accepting,
+  });
+
+  const serverOptions: SMTPServerOptions = {
+    name: listen.name ?? hostname(),
+    banner: 'smtp-oauth-relay ready',
+    // RFC 1870: advertised as "SIZE <n>"; MAIL FROM with a larger SIZE= gets smtp-server's
+    // 552, a message that turns out larger gets our 552 5.3.4 (message-intake.ts).
+    size: listen.maxMessageBytes,
+    // No AUTH in this version: local programs are trusted by address (client-policy.ts).
+    authOptional: true,
+    // STARTTLS is off until local TLS comes (a later issue): advertising it with
+    // smtp-server's built-in certificate would offer encryption with a published key.
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    // No DNS on the hot path: the client's name is not used for any decision.
+    disableReverseLookup: true,
+    maxClients: MAX_CLIENTS,
+    maxCommandLength: MAX_COMMAND_LINE_OCTETS,
+    closeTimeout: CLOSE_GRACE_MS,
+    // We log what matters ourselves (message-intake.ts); smtp-server's per-line logs are noise.
+    logger: false,
+    ...hooks,
+  };
+
+  const server = new PromptGreetingServer(serverOptions, logger);
+  // Without a listener an 'error' event (a socket reset mid-transaction) would end the process.
+  server.on('error', (err: Error) => logger.warn({ err }, 'inbound connection error'));
+
+  await new Promise<void>((resolve, reject) => {
+    const onListenError = (err: Error): void => reject(err);
+    server.server.once('error', onListenError);
+    server.listen(listen.port, listen.host, () => {
+      server.server.off('error', onListenError);
+      resolve();
+    });
+  });
+
+  const bound = server.server.address() as AddressInfo;
+  logger.info({ host: bound.address, port: bound.port }, 'listening for SMTP');
+
+  return {
+    address: { host: bound.address, port: bound.port },
+    stopAccepting(): void {
+      accepting = false;
+    },
+    close(): Promise<void> {
+      accepting = false;
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Sessions between transactions have nothing to lose: tell them now (RFC 5321 3.8)
+        // instead of keeping them for the grace period.
+        for (const connection of server.connections) {
+          if (connection.session.envelope?.mailFrom) continue;
+          connection.send(421, '4.3.2 Service shutting down');
+        }
+      });
+    },
+  };
+}

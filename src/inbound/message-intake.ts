@@ -1,0 +1,130 @@
+/**
+ * End of the SMTP transaction: DATA streams into the spool, the From header is checked
+ * against the account chosen at MAIL FROM, and only once the record is committed does the
+ * client get 250 (DESIGN.md, "Queue, not pass-through"). Any failure leaves nothing queued.
+ */
+import { finished } from 'node:stream';
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { AccountConfig } from '../core/config.js';
+import { SmtpReplyError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { QueueRecord } from '../core/queue-record.js';
+import { HeaderCollector } from './header-collector.js';
+import { headerFieldValues } from './header-fields.js';
+import { checkHeaderFrom } from './sender-policy.js';
+import type { MessageSink, NewRecordFields, SpooledDraft } from './types.js';
+
+export interface IntakeDependencies {
+  readonly sink: MessageSink;
+  readonly logger: Logger;
+  readonly maxMessageBytes: number;
+  readonly onAccepted?: ((record: QueueRecord) => void) | undefined;
+}
+
+/** RFC 1870 6.1 and RFC 3463 5.3.4: message too big for system. */
+export function messageTooBig(maxMessageBytes: number): SmtpReplyError {
+  return new SmtpReplyError(552, '5.3.4', `Message exceeds the maximum size of ${maxMessageBytes} bytes`);
+}
+
+/**
+ * Receives one message. Resolves with the text of the 250 reply (smtp-server prefixes only
+ * the code: "250 2.0.0 queued as <id>"); rejects with the SmtpReplyError the client gets.
+ */
+export async function receiveMessage(
+  stream: SMTPServerDataStream,
+  session: SMTPServerSession,
+  account: AccountConfig,
+  deps: IntakeDependencies,
+): Promise<string> {
+  const headers = new HeaderCollector();
+  let clientGone: Error | undefined;
+  // smtp-server destroys the stream when the client disconnects before the final dot:
+  // pass that on so the sink stops and removes what it wrote.
+  finished(stream, (err) => {
+    if (err === undefined || err === null) return;
+    clientGone = err;
+    headers.destroy(err);
+  });
+  // Stop writing as soon as the message is too big rather than spooling the rest of it.
+  stream.on('data', () => {
+    if (stream.sizeExceeded && !headers.destroyed) headers.destroy(messageTooBig(deps.maxMessageBytes));
+  });
+  stream.pipe(headers);
+
+  let draft: SpooledDraft;
+  try {
+    draft = await deps.sink.receive(headers);
+  } catch (err) {
+    drainRest(stream, headers);
+    if (stream.sizeExceeded) throw messageTooBig(deps.maxMessageBytes);
+    if (clientGone !== undefined) throw clientDisconnected(clientGone);
+    throw asStorageError(err, deps.logger);
+  }
+
+  let record: QueueRecord;
+  try {
+    if (clientGone !== undefined) throw clientDisconnected(clientGone);
+    if (stream.sizeExceeded) throw messageTooBig(deps.maxMessageBytes);
+    checkHeaderFrom(account, headerFieldValues(headers.headerBlock, 'from'));
+    record = await draft.commit(recordFields(session, account));
+  } catch (err) {
+    await draft.discard().catch((discardError: unknown) => {
+      deps.logger.error({ err: discardError, id: draft.id }, 'could not discard a refused message');
+    });
+    if (err instanceof SmtpReplyError) throw err;
+    throw asStorageError(err, deps.logger);
+  }
+
+  // Committed: from here on nothing may turn the reply into an error, or the client would
+  // send again a message that is already queued.
+  deps.logger.info(
+    {
+      id: record.id,
+      account: account.name,
+      from: record.mailFrom,
+      rcpt: record.recipients.length,
+      size: record.size,
+      client: record.client.address,
+    },
+    'message accepted',
+  );
+  try {
+    deps.onAccepted?.(record);
+  } catch (err) {
+    deps.logger.error({ err, id: record.id }, 'onAccepted failed; the message stays queued');
+  }
+  return `2.0.0 queued as ${record.id}`;
+}
+
+function recordFields(session: SMTPServerSession, account: AccountConfig): NewRecordFields {
+  const envelope = session.envelope;
+  const helo = session.hostNameAppearsAs;
+  return {
+    kind: 'message',
+    account: account.name,
+    client: typeof helo === 'string' && helo !== '' ? { address: session.remoteAddress, helo } : { address: session.remoteAddress },
+    mailFrom: envelope.mailFrom === false ? '' : envelope.mailFrom.address,
+    recipients: envelope.rcptTo.map((recipient) => recipient.address),
+  };
+}
+
+/**
+ * smtp-server answers only after the DATA stream ended; when the sink stopped reading, the
+ * rest of the message has to be read and dropped or the client would wait for ever.
+ */
+function drainRest(stream: SMTPServerDataStream, headers: HeaderCollector): void {
+  stream.unpipe(headers);
+  headers.destroy();
+  stream.resume();
+}
+
+/** Nobody reads this reply; it only ends the transaction (RFC 5321 4.1.1.4). */
+function clientDisconnected(cause: Error): SmtpReplyError {
+  return new SmtpReplyError(451, '4.4.2', 'Connection lost before the end of the message', { cause });
+}
+
+function asStorageError(err: unknown, logger: Logger): SmtpReplyError {
+  if (err instanceof SmtpReplyError) return err;
+  logger.error({ err }, 'could not store a message');
+  return new SmtpReplyError(451, '4.3.0', 'Local error while storing the message; try again later', { cause: err });
+}

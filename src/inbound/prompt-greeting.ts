@@ -1,0 +1,77 @@
+/**
+ * Greets clients at once instead of after smtp-server's fixed 100 ms wait.
+ *
+ * smtp-server 3.21 `SMTPConnection.init()` ends with
+ *   `setTimeout(() => this.connectionReady(), 100)`
+ * a wait meant to catch spammers that talk before the greeting. Our clients are local legacy
+ * programs, many of which open one connection per message: 100 ms per message for nothing.
+ *
+ * Where we cut in: `SMTPServer.connect(socket)` builds the SMTPConnection, registers it in
+ * `server.connections` and calls `init()`, all synchronously. Overriding `connect` in a
+ * subclass lets the stock code run unchanged (its maxClients check, listeners, the timer),
+ * after which we call `connectionReady()` ourselves and make that method run once only, so
+ * the stock timer later finds nothing to do. We do not patch node_modules, re-implement
+ * `init()`, or construct connections ourselves (that would copy private wiring).
+ *
+ * Guard: at start-up we check that the installed version still has that timer calling
+ * `connectionReady` (`hasEarlyTalkerTimer`). If a future version renames the method or drops
+ * the timer, we leave smtp-server's stock behaviour alone and log a warning.
+ */
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { Logger } from '../core/logger.js';
+
+type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
+
+const EARLY_TALKER_TIMER = /setTimeout\(\s*\(\)\s*=>\s*this\.connectionReady\(\)\s*,\s*\d+\s*\)/;
+
+/** True when `init` (SMTPConnection.prototype.init) delays the greeting with the known timer. */
+export function hasEarlyTalkerTimer(init: unknown, connectionReady: unknown): boolean {
+  if (typeof init !== 'function' || typeof connectionReady !== 'function') return false;
+  return EARLY_TALKER_TIMER.test(Function.prototype.toString.call(init));
+}
+
+export class PromptGreetingServer extends SMTPServer {
+  /** False when the installed smtp-server is not the shape we know: stock greeting then. */
+  readonly greetsPromptly: boolean;
+
+  constructor(options: SMTPServerOptions, logger: Logger) {
+    super(options);
+    this.greetsPromptly = hasEarlyTalkerTimer(SMTPConnection.prototype.init, SMTPConnection.prototype.connectionReady);
+    if (!this.greetsPromptly) {
+      logger.warn(
+        'smtp-server no longer has the 100 ms early-talker timer we bypass; greeting clients the stock way (check src/inbound/prompt-greeting.ts)',
+      );
+    }
+  }
+
+  override connect(socket: Parameters<SMTPServer['connect']>[0], socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
+    super.connect(socket, socketOptions);
+    if (!this.greetsPromptly) return;
+    const connection = this.connectionOn(socket);
+    // Not registered: init refused it (too many clients, 421) and it is closing already.
+    if (connection === undefined || connection._closing || connection._closed) return;
+    // With an implicit TLS upgrade still running, init has not armed the timer yet.
+    if (connection.needsUpgrade) return;
+    greetNow(connection);
+  }
+
+  private connectionOn(socket: Parameters<SMTPServer['connect']>[0]): Connection | undefined {
+    for (const connection of this.connections) {
+      if (connection._socket === socket) return connection;
+    }
+    return undefined;
+  }
+}
+
+function greetNow(connection: Connection): void {
+  const stockReady = connection.connectionReady;
+  let started = false;
+  // Own property shadows the prototype method: the pending stock timer calls this one.
+  connection.connectionReady = function connectionReadyOnce(this: Connection, next?: () => void): void {
+    if (started) return;
+    started = true;
+    stockReady.call(this, next);
+  };
+  connection.connectionReady();
+}

@@ -1,0 +1,57 @@
+/**
+ * What the inbound listener needs from its surroundings, declared here so that inbound
+ * never imports the spool (src/queue) or the daemon: they satisfy these shapes structurally.
+ */
+import type { Readable } from 'node:stream';
+import type { AccountConfig, Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { QueueRecord } from '../core/queue-record.js';
+
+/** The envelope and origin that turn a spooled message into a queue record. */
+export interface NewRecordFields {
+  kind: 'message' | 'dsn';
+  /** Name of the configured account chosen by the sender policy. */
+  account: string;
+  client: { address: string; helo?: string };
+  mailFrom: string;
+  recipients: string[];
+}
+
+/**
+ * A message whose bytes are on disk but not yet queued: nothing is acknowledged until
+ * `commit` resolves. After a failed `commit`, `discard` is still called and must be safe.
+ */
+export interface SpooledDraft {
+  readonly id: string;
+  /** Bytes written, i.e. the size of the .eml. */
+  readonly size: number;
+  commit(fields: NewRecordFields): Promise<QueueRecord>;
+  discard(): Promise<void>;
+}
+
+export interface MessageSink {
+  /**
+   * Streams the message to disk and resolves once all of it is written. Rejects (and keeps
+   * nothing) when the stream errors, e.g. the client went away, or on a disk error, then
+   * with SmtpReplyError 451 4.3.0.
+   */
+  receive(message: Readable): Promise<SpooledDraft>;
+}
+
+export interface InboundOptions {
+  listen: Config['listen'];
+  accounts: readonly AccountConfig[];
+  sink: MessageSink;
+  logger: Logger;
+  /** Called once per committed message, after the record is in the queue. */
+  onAccepted?: (record: QueueRecord) => void;
+}
+
+export interface InboundServer {
+  /** Where the listener is bound; the port is the real one when 0 was configured. */
+  readonly address: { host: string; port: number };
+  /** From now on new connections get `421 4.3.2` and are closed; sessions in progress finish. */
+  stopAccepting(): void;
+  /** Stops listening, lets messages in DATA finish, then closes every connection. */
+  close(): Promise<void>;
+}
