@@ -1,0 +1,40 @@
+/**
+ * When to try a deferred message again, and when to give up: the delays are data
+ * (config.delivery.retryDelaysSeconds, the last value repeating), as in Haraka's and ZoneMTA's
+ * outbound queues, and a message older than maxQueueLifetimeHours (5 days by default, the
+ * "give-up time" of RFC 5321 4.5.4.1) fails with 4.4.7 and a DSN.
+ */
+import type { Config } from '../core/config.js';
+import type { QueueRecord } from '../core/queue-record.js';
+
+const SECOND = 1000;
+const HOUR = 3600 * SECOND;
+
+export class RetrySchedule {
+  private readonly delaysMs: readonly number[];
+  private readonly lifetimeMs: number;
+
+  constructor(delivery: Pick<Config['delivery'], 'retryDelaysSeconds' | 'maxQueueLifetimeHours'>) {
+    this.delaysMs = delivery.retryDelaysSeconds.map((seconds) => seconds * SECOND);
+    this.lifetimeMs = delivery.maxQueueLifetimeHours * HOUR;
+  }
+
+  /** Wait after the `failedAttempts`-th failed attempt (1-based); the last delay repeats. */
+  delayAfter(failedAttempts: number): number {
+    const index = Math.min(Math.max(failedAttempts, 1), this.delaysMs.length) - 1;
+    return this.delaysMs[index] ?? this.delaysMs[this.delaysMs.length - 1] ?? 0;
+  }
+
+  /** When to try again; `record.attempts` already counts the attempt that just failed. */
+  nextAttempt(record: Pick<QueueRecord, 'attempts'>, now: number): number {
+    return now + this.delayAfter(record.attempts);
+  }
+
+  expiresAt(record: Pick<QueueRecord, 'receivedAt'>): number {
+    return Date.parse(record.receivedAt) + this.lifetimeMs;
+  }
+
+  isExpired(record: Pick<QueueRecord, 'receivedAt'>, now: number): boolean {
+    return now >= this.expiresAt(record);
+  }
+}

@@ -1,0 +1,396 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
+import { configSchema, type Config } from '../core/config.js';
+import { silentLogger } from '../core/logger.js';
+import { QUEUE_RECORD_VERSION, type QueueRecord } from '../core/queue-record.js';
+import type { DeliveryStore, EnqueueFields } from './delivery-store.js';
+import type { MessageSender, SendOptions, SendResult } from './message-sender.js';
+import { DeliveryScheduler } from './scheduler.js';
+
+const MAILBOX = 'sage@contoso.com';
+
+function makeConfig(overrides: { maxConnections?: number; rate?: { messages: number; perSeconds: number } } = {}): Config {
+  return configSchema.parse({
+    accounts: [
+      {
+        name: 'sage',
+        mailbox: MAILBOX,
+        auth: { method: 'client-credentials', tenantId: 'contoso.com', clientId: 'client', clientSecretEnv: 'SECRET' },
+        ...(overrides.maxConnections === undefined ? {} : { maxConnections: overrides.maxConnections }),
+        ...(overrides.rate === undefined ? {} : { rate: overrides.rate }),
+      },
+    ],
+    delivery: { retryDelaysSeconds: [60, 300], maxQueueLifetimeHours: 120, throttleBackoffSeconds: [30, 60], holdRetrySeconds: 300 },
+  });
+}
+
+/** The spool as delivery sees it, in memory, with real .eml files for DSN headers. */
+class MemoryStore implements DeliveryStore {
+  readonly records = new Map<string, QueueRecord>();
+  readonly updates: QueueRecord[] = [];
+  readonly removed: string[] = [];
+  readonly failed: QueueRecord[] = [];
+  readonly enqueued: Array<{ raw: Buffer; fields: EnqueueFields; record: QueueRecord }> = [];
+  private next = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly clock: ManualClock,
+  ) {}
+
+  async add(id: string, recipients: string[], options: { kind?: 'message' | 'dsn'; receivedAt?: number; subject?: string } = {}): Promise<QueueRecord> {
+    const at = new Date(options.receivedAt ?? this.clock.now()).toISOString();
+    const record: QueueRecord = {
+      version: QUEUE_RECORD_VERSION,
+      id,
+      kind: options.kind ?? 'message',
+      account: 'sage',
+      receivedAt: at,
+      client: { address: '127.0.0.1' },
+      mailFrom: 'accounts@contoso.com',
+      size: 100,
+      recipients: recipients.map((address) => ({ address, status: 'pending' })),
+      attempts: 0,
+      nextAttemptAt: at,
+    };
+    await writeFile(this.messagePath(id), `From: accounts@contoso.com\r\nSubject: ${options.subject ?? 'Invoice 42'}\r\n\r\nbody\r\n`);
+    this.records.set(id, record);
+    return record;
+  }
+
+  async update(record: QueueRecord): Promise<void> {
+    this.updates.push(structuredClone(record));
+    this.records.set(record.id, structuredClone(record));
+  }
+  async remove(id: string): Promise<void> {
+    this.removed.push(id);
+    this.records.delete(id);
+  }
+  async moveToFailed(record: QueueRecord): Promise<void> {
+    this.failed.push(structuredClone(record));
+    this.records.delete(record.id);
+  }
+  messagePath(id: string): string {
+    return join(this.dir, `${id}.eml`);
+  }
+  async enqueueBuffer(raw: Buffer, fields: EnqueueFields): Promise<QueueRecord> {
+    const id = `dsn${(this.next += 1)}`;
+    await writeFile(this.messagePath(id), raw);
+    const at = new Date(this.clock.now()).toISOString();
+    const record: QueueRecord = {
+      version: QUEUE_RECORD_VERSION,
+      id,
+      kind: fields.kind,
+      account: fields.account,
+      receivedAt: at,
+      client: { ...fields.client },
+      mailFrom: fields.mailFrom,
+      size: raw.length,
+      recipients: fields.recipients.map((address) => ({ address, status: 'pending' })),
+      attempts: 0,
+      nextAttemptAt: at,
+    };
+    this.enqueued.push({ raw, fields, record });
+    this.records.set(id, record);
+    return record;
+  }
+}
+
+interface Call {
+  readonly id: string;
+  readonly recipients: string[];
+  readonly options: SendOptions | undefined;
+}
+
+/** An upstream whose answers the test writes; counts concurrency. */
+class ScriptedSender implements MessageSender {
+  readonly calls: Call[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  closed = false;
+
+  constructor(public script: (call: Call) => SendResult | Promise<SendResult>) {}
+
+  async send(record: QueueRecord, recipients: string[], options?: SendOptions): Promise<SendResult> {
+    const call = { id: record.id, recipients: [...recipients], options };
+    this.calls.push(call);
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      return await this.script(call);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+const accept = (call: Call): SendResult => ({ kind: 'sent', response: `250 2.0.0 OK queued as ${call.id}`, accepted: call.recipients, rejected: [] });
+
+describe('DeliveryScheduler', () => {
+  let dir: string;
+  let clock: ManualClock;
+  let store: MemoryStore;
+  let scheduler: DeliveryScheduler | undefined;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'delivery-'));
+    clock = new ManualClock();
+    store = new MemoryStore(dir, clock);
+  });
+
+  afterEach(async () => {
+    await scheduler?.stop(0);
+    scheduler = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function startScheduler(sender: ScriptedSender, config = makeConfig()): DeliveryScheduler {
+    scheduler = new DeliveryScheduler({ config, store, transportFor: () => sender, clock, logger: silentLogger(), reportingHost: 'relay.contoso.local' });
+    return scheduler;
+  }
+
+  it('never has more than maxConnections sends in flight and delivers everything', async () => {
+    const gates: Array<() => void> = [];
+    const sender = new ScriptedSender((call) => new Promise((resolve) => gates.push(() => resolve(accept(call)))));
+    const records = await Promise.all(Array.from({ length: 10 }, (_, i) => store.add(`m${i}`, [`r${i}@fabrikam.com`])));
+    startScheduler(sender).start(records);
+    for (let round = 0; round < 10 && store.removed.length < 10; round += 1) {
+      await settle();
+      expect(sender.inFlight).toBeLessThanOrEqual(3);
+      gates.splice(0).forEach((open) => open());
+      await settle();
+    }
+    expect(store.removed.sort()).toEqual(records.map((r) => r.id).sort());
+    expect(sender.maxInFlight).toBe(3);
+  });
+
+  it('respects the rate: the message over the limit waits until the window frees', async () => {
+    const sender = new ScriptedSender(accept);
+    const records = await Promise.all(Array.from({ length: 7 }, (_, i) => store.add(`m${i}`, ['x@fabrikam.com'])));
+    startScheduler(sender, makeConfig({ rate: { messages: 5, perSeconds: 60 } })).start(records);
+    await clock.advance(0);
+    expect(sender.calls).toHaveLength(5);
+    await clock.advance(59_999);
+    expect(sender.calls).toHaveLength(5);
+    await clock.advance(1);
+    expect(sender.calls).toHaveLength(7);
+    expect(store.removed).toHaveLength(7);
+  });
+
+  it('records delivered recipients first and retries only the rest', async () => {
+    const sender: ScriptedSender = new ScriptedSender((call): SendResult =>
+      sender.calls.length === 1
+        ? {
+            kind: 'sent',
+            response: '250 2.0.0 OK queued as A1',
+            accepted: ['a@fabrikam.com'],
+            rejected: [{ address: 'b@fabrikam.com', reply: { code: 451, text: '451 4.4.0 Temporary server error', errorCode: 'EENVELOPE' } }],
+          }
+        : accept(call),
+    );
+    const record = await store.add('m1', ['a@fabrikam.com', 'b@fabrikam.com']);
+    startScheduler(sender).start([record]);
+    await clock.advance(0);
+
+    const first = store.updates[0];
+    expect(first?.recipients.find((r) => r.address === 'a@fabrikam.com')).toMatchObject({ status: 'delivered', lastReply: { code: 250, text: '250 2.0.0 OK queued as A1' } });
+    expect(first?.attempts).toBe(0);
+    const deferred = store.records.get('m1');
+    expect(deferred?.attempts).toBe(1);
+    expect(Date.parse(deferred?.nextAttemptAt ?? '')).toBe(clock.now() + 60_000);
+
+    await clock.advance(60_000);
+    expect(sender.calls.map((c) => c.recipients)).toEqual([['a@fabrikam.com', 'b@fabrikam.com'], ['b@fabrikam.com']]);
+    expect(store.removed).toEqual(['m1']);
+  });
+
+  it('fails a SendAsDenied message with a DSN, and never bounces a failing DSN', async () => {
+    const sendAsDenied: SendResult = { kind: 'failed', reply: { code: 550, text: '550 5.7.60 SMTP; Client does not have permissions to send as this sender', errorCode: 'EMESSAGE' } };
+    const sender = new ScriptedSender(() => sendAsDenied);
+    const record = await store.add('m1', ['a@fabrikam.com'], { subject: 'Invoice 42' });
+    const s = startScheduler(sender);
+    s.start([record]);
+    await clock.advance(0);
+    await s.idle();
+
+    expect(store.failed.map((r) => r.id)).toContain('m1');
+    expect(store.failed[0]?.recipients[0]).toMatchObject({ status: 'failed', lastReply: { code: 550 } });
+    expect(store.enqueued).toHaveLength(1);
+    const dsn = store.enqueued[0]!;
+    expect(dsn.fields).toMatchObject({ kind: 'dsn', account: 'sage', mailFrom: MAILBOX, recipients: ['accounts@contoso.com'] });
+    const text = dsn.raw.toString('utf8');
+    expect(text).toContain('Subject: Undeliverable: Invoice 42');
+    expect(text).toContain('Final-Recipient: rfc822; a@fabrikam.com');
+    expect(text).toContain('Status: 5.7.60');
+
+    // The DSN itself went out (same scripted refusal), failed, and was not bounced.
+    await clock.advance(0);
+    await s.idle();
+    expect(sender.calls.map((c) => c.id)).toEqual(['m1', dsn.record.id]);
+    expect(store.failed.map((r) => r.id)).toEqual(['m1', dsn.record.id]);
+    expect(store.enqueued).toHaveLength(1);
+  });
+
+  it('pauses a throttled account without counting attempts, then delivers all', async () => {
+    const throttledUntil = clock.now() + 30_000;
+    const sender = new ScriptedSender((call) =>
+      clock.now() < throttledUntil ? { kind: 'failed', reply: { code: 432, text: '432 4.3.2 Concurrent connections limit exceeded', errorCode: 'EAUTH' } } : accept(call),
+    );
+    const records = await Promise.all(['m1', 'm2', 'm3', 'm4'].map((id) => store.add(id, ['x@fabrikam.com'])));
+    const s = startScheduler(sender);
+    s.start(records);
+    await clock.advance(0);
+    const callsWhileThrottled = sender.calls.length;
+    expect(callsWhileThrottled).toBe(3);
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'throttled', queued: 4 });
+    expect(s.snapshot().accounts[0]?.reason).toContain('4.3.2');
+    expect(store.updates).toEqual([]);
+    expect(store.failed).toEqual([]);
+
+    await clock.advance(29_999);
+    expect(sender.calls.length).toBe(callsWhileThrottled);
+    await clock.advance(1);
+    await s.idle();
+    await clock.advance(0);
+    expect(store.removed.sort()).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(s.snapshot().accounts[0]?.state).toBe('active');
+    expect(store.updates.every((r) => r.attempts === 0)).toBe(true);
+  });
+
+  it('grows the throttle pause while throttling continues and resets it after a success', async () => {
+    const answers: Array<'throttle' | 'accept'> = ['throttle', 'throttle', 'accept', 'throttle', 'accept'];
+    const sender = new ScriptedSender((call) =>
+      answers.shift() === 'throttle' ? { kind: 'failed', reply: { code: 432, text: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' } } : accept(call),
+    );
+    const s = startScheduler(sender, makeConfig({ maxConnections: 1 }));
+    s.start([await store.add('m1', ['a@fabrikam.com']), await store.add('m2', ['b@fabrikam.com'], { receivedAt: clock.now() + 1 })]);
+    await clock.advance(0);
+    expect(sender.calls).toHaveLength(1);
+    await clock.advance(30_000); // first pause: 30 s
+    expect(sender.calls).toHaveLength(2);
+    await clock.advance(59_999); // second pause: 60 s
+    expect(sender.calls).toHaveLength(2);
+    await clock.advance(1);
+    expect(sender.calls).toHaveLength(4); // m1 delivered, m2 throttled
+    await clock.advance(30_000); // reset after the success: 30 s again
+    expect(sender.calls).toHaveLength(5);
+    expect(store.removed).toEqual(['m1', 'm2']);
+  });
+
+  it('on 535 refreshes the token once, then holds the account with messages untouched until released', async () => {
+    let accepting = false;
+    const sender = new ScriptedSender((call) =>
+      accepting ? accept(call) : { kind: 'failed', reply: { code: 535, text: '535 5.7.3 Authentication unsuccessful', errorCode: 'EAUTH' } },
+    );
+    const records = [await store.add('m1', ['a@fabrikam.com']), await store.add('m2', ['b@fabrikam.com'], { receivedAt: clock.now() + 1 })];
+    const s = startScheduler(sender, makeConfig({ maxConnections: 1 }));
+    s.start(records);
+    await clock.advance(0);
+
+    expect(sender.calls.map((c) => [c.id, c.options?.forceTokenRefresh === true])).toEqual([
+      ['m1', false],
+      ['m1', true],
+    ]);
+    const account = s.snapshot().accounts[0];
+    expect(account?.state).toBe('held');
+    expect(account?.reason).toContain('535 5.7.3');
+    expect(account?.queued).toBe(2);
+    expect(store.updates).toEqual([]);
+
+    // Nothing else is sent while held; one probe per holdRetrySeconds (300 s).
+    await clock.advance(299_000);
+    expect(sender.calls).toHaveLength(2);
+    await clock.advance(1_000);
+    expect(sender.calls).toHaveLength(3);
+    expect(sender.calls[2]?.options?.forceTokenRefresh).toBe(true);
+    expect(s.snapshot().accounts[0]?.state).toBe('held');
+
+    accepting = true;
+    s.release('sage');
+    await clock.advance(0);
+    await s.idle();
+    await clock.advance(0);
+    expect(store.removed.sort()).toEqual(['m1', 'm2']);
+    expect(s.snapshot().accounts[0]?.state).toBe('active');
+    expect(store.updates.every((r) => r.attempts === 0)).toBe(true);
+  });
+
+  it('holds on a sign-in error from the token provider and lifts the hold when a probe succeeds', async () => {
+    let signedIn = false;
+    const sender = new ScriptedSender((call) => (signedIn ? accept(call) : { kind: 'sign-in-required', reason: 'AADSTS7000215: invalid client secret' }));
+    const s = startScheduler(sender);
+    s.start([await store.add('m1', ['a@fabrikam.com'])]);
+    await clock.advance(0);
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'held', queued: 1 });
+    expect(s.snapshot().totals.heldAccounts).toBe(1);
+    signedIn = true;
+    await clock.advance(300_000);
+    await s.idle();
+    expect(store.removed).toEqual(['m1']);
+    expect(s.snapshot().accounts[0]?.state).toBe('active');
+  });
+
+  it('defers the account briefly when the token service is unreachable, counting no attempt', async () => {
+    let reachable = false;
+    const sender = new ScriptedSender((call) => (reachable ? accept(call) : { kind: 'token-unavailable', reason: 'fetch failed' }));
+    const s = startScheduler(sender);
+    s.start([await store.add('m1', ['a@fabrikam.com'])]);
+    await clock.advance(0);
+    expect(s.snapshot().accounts[0]?.state).toBe('throttled');
+    expect(store.updates).toEqual([]);
+    reachable = true;
+    await clock.advance(60_000);
+    await s.idle();
+    expect(store.removed).toEqual(['m1']);
+  });
+
+  it('gives up after the queue lifetime with a 4.4.7 DSN', async () => {
+    const sender = new ScriptedSender(() => ({ kind: 'failed', reply: { text: 'connect ECONNREFUSED 127.0.0.1:587', errorCode: 'ESOCKET' } }));
+    const record = await store.add('old', ['a@fabrikam.com'], { receivedAt: clock.now() - 120 * 3600_000 + 30_000 });
+    const s = startScheduler(sender);
+    s.start([record]);
+    await clock.advance(0);
+    expect(store.records.get('old')?.attempts).toBe(1);
+    expect(store.failed).toEqual([]);
+
+    await clock.advance(60_000);
+    await s.idle();
+    expect(store.failed.map((r) => r.id)).toEqual(['old']);
+    expect(store.failed[0]?.recipients[0]?.lastReply?.text).toMatch(/^4\.4\.7 /);
+    const dsn = store.enqueued[0]?.raw.toString('utf8') ?? '';
+    expect(dsn).toContain('Status: 4.4.7');
+    expect(dsn).toContain('Action: failed');
+    expect(dsn).toContain('ECONNREFUSED');
+  });
+
+  it('retryNow makes a deferred message due at once; forget drops it', async () => {
+    const sender = new ScriptedSender(() => ({ kind: 'failed', reply: { code: 451, text: '451 4.3.0 Try later' } }));
+    const s = startScheduler(sender);
+    s.start([await store.add('m1', ['a@fabrikam.com']), await store.add('m2', ['b@fabrikam.com'])]);
+    await clock.advance(0);
+    expect(sender.calls).toHaveLength(2);
+    expect(s.retryNow('m1')).toBe(true);
+    await clock.advance(0);
+    expect(sender.calls.map((c) => c.id)).toEqual(['m1', 'm2', 'm1']);
+    expect(s.forget('m2')).toBe(true);
+    expect(s.retryNow('m2')).toBe(false);
+    expect(s.snapshot().accounts[0]?.queued).toBe(1);
+  });
+
+  it('stop closes the transport', async () => {
+    const sender = new ScriptedSender(accept);
+    const s = startScheduler(sender);
+    s.start([await store.add('m1', ['a@fabrikam.com'])]);
+    await clock.advance(0);
+    await s.stop(1000);
+    scheduler = undefined;
+    expect(sender.closed).toBe(true);
+    expect(await readFile(store.messagePath('m1'), 'utf8')).toContain('Invoice 42');
+  });
+});

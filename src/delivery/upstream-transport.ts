@@ -1,0 +1,156 @@
+/**
+ * One pooled nodemailer transport per account: STARTTLS is mandatory (requireTLS), the
+ * certificate is verified, and AUTH XOAUTH2 gets its bearer token from the account's
+ * TokenProvider through nodemailer's provisioning hook (`oauth2_provision_cb`, read by
+ * nodemailer 10's smtp-pool/pool-resource.js for every new connection; `renew` is true when
+ * the server refused the previous token, lib xoauth2 getToken(renew)).
+ *
+ * Exchange Online: smtp.office365.com:587, STARTTLS, TLS 1.2+, AUTH XOAUTH2 with
+ * user=<mailbox> (M365.md, "SMTP submission with OAuth").
+ */
+import { createReadStream, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import nodemailer from 'nodemailer';
+import type { AccountConfig, Config } from '../core/config.js';
+import type { QueueRecord } from '../core/queue-record.js';
+import { SignInRequiredError, type TokenProvider } from '../core/token.js';
+import type { MessageSender, RejectedRecipient, SendOptions, SendResult, UpstreamReply } from './message-sender.js';
+
+/** A large message on a slow uplink may take minutes between writes; Exchange allows 35 MB. */
+/** Node/OpenSSL certificate and handshake error codes (DEPTH_ZERO_SELF_SIGNED_CERT, ERR_TLS_CERT_ALTNAME_INVALID, ...). */
+const TLS_ERROR_CODE = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_/;
+
+const SOCKET_TIMEOUT_MS = 5 * 60 * 1000;
+
+export interface UpstreamTransportOptions {
+  readonly upstream: Config['upstream'];
+  readonly account: AccountConfig;
+  readonly tokens: TokenProvider;
+  /** Name sent in EHLO; nodemailer uses the machine name when absent. */
+  readonly clientName?: string;
+  /** Where the .eml of a record lives (the spool's messagePath). */
+  readonly messagePath: (id: string) => string;
+}
+
+/** The part of nodemailer's error we read; it copies the server's reply into these fields. */
+interface NodemailerFailure extends Error {
+  code?: string;
+  originalCode?: string;
+  responseCode?: number;
+  response?: string;
+  recipient?: string;
+  rejectedErrors?: NodemailerFailure[];
+}
+
+export class UpstreamTransport implements MessageSender {
+  private readonly transporter;
+  private readonly tokens: TokenProvider;
+  private readonly messagePath: (id: string) => string;
+  /** Errors thrown by the token provider, so they are told apart from SMTP failures. */
+  private readonly tokenErrors = new WeakSet<object>();
+  private forceNextRefresh = false;
+
+  constructor(options: UpstreamTransportOptions) {
+    const { upstream, account } = options;
+    this.tokens = options.tokens;
+    this.messagePath = options.messagePath;
+    const timeoutMs = upstream.connectionTimeoutSeconds * 1000;
+    this.transporter = nodemailer.createTransport({
+      pool: true,
+      // Exchange Online: 3 concurrent connections per mailbox (M365.md, "limits").
+      maxConnections: account.maxConnections,
+      // The scheduler owns retries: a requeued half-read stream would send a truncated message.
+      maxRequeues: 0,
+      host: upstream.host,
+      port: upstream.port,
+      // Port 587 starts in plain text; requireTLS makes STARTTLS mandatory (RFC 3207), never a downgrade.
+      secure: false,
+      requireTLS: true,
+      tls: {
+        minVersion: upstream.minTlsVersion,
+        rejectUnauthorized: true,
+        // SNI must be a host name, never an IP address (RFC 6066 section 3).
+        ...(isIP(upstream.host) === 0 ? { servername: upstream.host } : {}),
+        ...(upstream.caFile === undefined ? {} : { ca: trustedCas(upstream.caFile) }),
+      },
+      auth: { type: 'OAuth2', user: account.mailbox },
+      ...(options.clientName === undefined ? {} : { name: options.clientName }),
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: SOCKET_TIMEOUT_MS,
+      // nodemailer's own logger would print the SMTP dialogue; we log outcomes ourselves.
+      logger: false,
+      debug: false,
+    });
+    this.transporter.set('oauth2_provision_cb', (_user, renew, callback) => {
+      const forceRefresh = renew || this.forceNextRefresh;
+      this.tokens.getToken({ forceRefresh }).then(
+        (token) => {
+          if (forceRefresh) this.forceNextRefresh = false;
+          callback(null, token.token, token.expiresAt);
+        },
+        (error: unknown) => {
+          const failure = error instanceof Error ? error : new Error(String(error));
+          this.tokenErrors.add(failure);
+          callback(failure);
+        },
+      );
+    });
+  }
+
+  async send(record: QueueRecord, recipients: string[], options: SendOptions = {}): Promise<SendResult> {
+    if (options.forceTokenRefresh === true) this.forceNextRefresh = true;
+    const raw = createReadStream(this.messagePath(record.id));
+    try {
+      const info = await this.transporter.sendMail({ raw, envelope: { from: record.mailFrom, to: recipients } });
+      return {
+        kind: 'sent',
+        response: info.response,
+        accepted: info.accepted.map(String),
+        rejected: (info.rejectedErrors ?? []).map((error) => toRejected(error as NodemailerFailure)),
+      };
+    } catch (error) {
+      return this.describeFailure(error);
+    } finally {
+      // A send that failed before reading the file must not leak its descriptor.
+      raw.destroy();
+    }
+  }
+
+  close(): void {
+    this.transporter.close();
+  }
+
+  private describeFailure(error: unknown): SendResult {
+    if (error instanceof SignInRequiredError) return { kind: 'sign-in-required', reason: error.message };
+    if (error instanceof Error && this.tokenErrors.has(error)) {
+      return { kind: 'token-unavailable', reason: error.message };
+    }
+    const failure = error as NodemailerFailure;
+    // RCPT TO refused for every recipient: each keeps its own reply (one may be 4xx, another 5xx).
+    if (failure.code === 'EENVELOPE' && failure.rejectedErrors !== undefined && failure.rejectedErrors.length > 0) {
+      return { kind: 'rejected', rejected: failure.rejectedErrors.map(toRejected) };
+    }
+    return { kind: 'failed', reply: replyOf(failure) };
+  }
+}
+
+/** An explicit `ca` replaces Node's bundled roots, so keep them and append the extra CA. */
+function trustedCas(caFile: string): string[] {
+  return [...rootCertificates, readFileSync(caFile, 'utf8')];
+}
+
+function replyOf(error: NodemailerFailure): UpstreamReply {
+  if (error.responseCode !== undefined && error.response !== undefined) {
+    return { code: error.responseCode, text: error.response, errorCode: error.code };
+  }
+  // Network and TLS errors: nodemailer's own code (ESOCKET, ECONNECTION, ETLS) says what failed,
+  // except that a refused certificate arrives as ESOCKET with Node's code kept in originalCode.
+  const tlsFailure = error.originalCode !== undefined && TLS_ERROR_CODE.test(error.originalCode);
+  return { text: error.message, errorCode: tlsFailure ? 'ETLS' : (error.code ?? error.originalCode) };
+}
+
+function toRejected(error: NodemailerFailure): RejectedRecipient {
+  return { address: error.recipient ?? '', reply: replyOf(error) };
+}
