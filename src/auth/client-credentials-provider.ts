@@ -1,0 +1,154 @@
+/**
+ * App-only tokens (OAuth 2.0 client credentials, RFC 6749 section 4.4) for an account whose app
+ * registration holds the Exchange Online application permission SMTP.SendAsApp.
+ * Microsoft: https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+ *
+ * MSAL does the protocol; this class decides when to ask: it keeps the token until 5 minutes
+ * before it expires (by the injected Clock, so tests need not wait), lets concurrent callers
+ * share one request, and turns Entra's refusals into SignInRequiredError.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfidentialClientApplication, LogLevel, type AuthenticationResult } from '@azure/msal-node';
+import type { Clock } from '../core/clock.js';
+import type { AccountConfig, ClientCredentialsAuth, Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { AccessToken, TokenProvider } from '../core/token.js';
+import { SignInRequiredError } from '../core/token.js';
+import { classifyErrorBody, classifyTokenError } from './entra-errors.js';
+import { HttpsNetworkClient } from './https-network-client.js';
+
+/** Ask for a new token this long before the current one expires. */
+export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
+
+/** The secret is missing from the environment: the service cannot sign in until someone sets it. */
+export class MissingClientSecretError extends Error {
+  constructor(account: string, variable: string) {
+    super(`Account "${account}": the environment variable ${variable} (auth.clientSecretEnv) is not set or empty; it must hold the client secret.`);
+    this.name = 'MissingClientSecretError';
+  }
+}
+
+export interface ClientCredentialsProviderOptions {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Where the secret named by clientSecretEnv is looked up; process.env by default. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class ClientCredentialsTokenProvider implements TokenProvider {
+  private readonly accountName: string;
+  private readonly scope: string;
+  private readonly app: ConfidentialClientApplication;
+  private readonly network: HttpsNetworkClient;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private current: AccessToken | undefined;
+  private inFlight: Promise<AccessToken> | undefined;
+  /** Entra's last error body; MSAL drops it when discovery fails. */
+  private lastErrorBody: unknown;
+
+  constructor(account: AccountConfig & { auth: ClientCredentialsAuth }, identity: Config['identity'], options: ClientCredentialsProviderOptions) {
+    this.accountName = account.name;
+    this.scope = account.auth.scope;
+    this.logger = options.logger.child({ account: account.name, auth: 'client-credentials' });
+    this.clock = options.clock;
+    const clientSecret = resolveSecret(account.name, account.auth, options.env ?? process.env);
+    this.network = new HttpsNetworkClient({
+      extraCaPem: identity.caFile === undefined ? undefined : readFileSync(identity.caFile, 'utf8'),
+      onErrorResponse: (_url, _status, body) => {
+        this.lastErrorBody = body;
+      },
+    });
+    const authorityHost = identity.authorityHost.replace(/\/+$/, '');
+    this.app = new ConfidentialClientApplication({
+      auth: {
+        clientId: account.auth.clientId,
+        clientSecret,
+        authority: `${authorityHost}/${account.auth.tenantId}`,
+        // Trust the configured host as it is: no instance discovery call to login.microsoftonline.com
+        // (which a test tenant or a national cloud would not answer for).
+        knownAuthorities: [new URL(authorityHost).host],
+      },
+      system: {
+        networkClient: this.network,
+        loggerOptions: {
+          // MSAL's own switch: no user names, tokens or secrets in its log messages.
+          piiLoggingEnabled: false,
+          logLevel: LogLevel.Warning,
+          loggerCallback: (level, message, containsPii) => {
+            if (containsPii) return;
+            if (level === LogLevel.Error) this.logger.warn({ msal: message }, 'MSAL reported an error');
+            else this.logger.debug({ msal: message }, 'MSAL');
+          },
+        },
+      },
+    });
+  }
+
+  getToken(options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
+    const current = this.current;
+    if (options.forceRefresh !== true && current !== undefined && this.clock.now() < current.expiresAt - REFRESH_BEFORE_EXPIRY_MS) {
+      return Promise.resolve(current);
+    }
+    // One request serves every caller waiting at the same time (and a forced refresh that
+    // arrives while a request is on its way: that answer is just as fresh).
+    this.inFlight ??= this.acquire().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  /** Closes the network client's idle connections. */
+  close(): void {
+    this.network.destroy();
+  }
+
+  private async acquire(): Promise<AccessToken> {
+    this.lastErrorBody = undefined;
+    const startedAt = this.clock.now();
+    let result: AuthenticationResult | null;
+    try {
+      // Our cache decides when a new token is due, so MSAL must not answer from its own.
+      result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: true });
+    } catch (error) {
+      throw this.explain(error);
+    }
+    if (result === null || result.accessToken === '' || result.expiresOn === null) {
+      throw new Error(`Account "${this.accountName}": the identity provider answered without an access token`);
+    }
+    // MSAL measures the lifetime on the wall clock; carry the remaining lifetime over to our clock.
+    const lifetimeMs = Math.max(0, result.expiresOn.getTime() - Date.now());
+    this.current = { token: result.accessToken, expiresAt: startedAt + lifetimeMs };
+    this.logger.info({ expiresAt: new Date(this.current.expiresAt).toISOString() }, 'app-only token acquired');
+    return this.current;
+  }
+
+  private explain(error: unknown): unknown {
+    const classified = classifyTokenError(error, this.accountName);
+    const fromBody = classified instanceof SignInRequiredError ? undefined : classifyErrorBody(this.lastErrorBody, this.accountName);
+    const final = fromBody ?? classified;
+    if (final instanceof SignInRequiredError) {
+      this.current = undefined;
+      this.logger.error({ aadsts: final.aadstsCode }, final.message);
+    } else {
+      this.logger.warn({ err: describe(error) }, 'token request failed; will retry');
+    }
+    return final;
+  }
+}
+
+function resolveSecret(account: string, auth: ClientCredentialsAuth, env: NodeJS.ProcessEnv): string {
+  if (auth.clientSecretEnv !== undefined) {
+    const value = env[auth.clientSecretEnv];
+    if (value === undefined || value === '') throw new MissingClientSecretError(account, auth.clientSecretEnv);
+    return value;
+  }
+  if (auth.clientSecret !== undefined) return auth.clientSecret;
+  // The config schema requires one of the two; this guards against a hand-built object.
+  throw new Error(`Account "${account}": give auth.clientSecret or auth.clientSecretEnv`);
+}
+
+/** Error name and message only: never the request (it carries the secret). */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

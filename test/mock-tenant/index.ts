@@ -1,0 +1,144 @@
+/**
+ * A local stand-in for a Microsoft 365 tenant, made of real parts on 127.0.0.1:
+ * an identity provider (Entra ID) that the real MSAL talks to over HTTPS, and an SMTP
+ * submission server (Exchange Online) that checks its tokens. Used by tests, the demo and the
+ * benchmark; `scripts/mock-tenant.ts` runs one on fixed ports.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import type { Clock } from '../../src/core/clock.js';
+import type { configSchema } from '../../src/core/config.js';
+import { createTestCertificates, writeCaFile } from './certs.js';
+import { MockIdentityProvider } from './identity-provider.js';
+import { createTokenVerifier } from './token-verifier.js';
+import { MockExchange } from './upstream.js';
+
+export { EXCHANGE_REPLIES, type SmtpReply } from './exchange-replies.js';
+export { MockIdentityProvider, type TokenEndpointFailure } from './identity-provider.js';
+export { DROP_DURING_DATA, MockExchange, type ReceivedMessage, type ScriptContext, type ScriptPhase, type ScriptStep } from './upstream.js';
+export { createTestCertificates, writeCaFile, type TestCertificates } from './certs.js';
+
+/** Fixed identities of the mock tenant (a mock: these are not secrets). */
+export const MOCK_TENANT_ID = '00000000-0000-4000-8000-000000000001';
+export const MOCK_CLIENT_ID = '11111111-1111-4111-8111-111111111111';
+export const MOCK_CLIENT_SECRET = 'mock-tenant-secret';
+/** Object id of the app's service principal in the tenant. */
+export const MOCK_SERVICE_PRINCIPAL_ID = '33333333-3333-4333-8333-333333333333';
+export const MOCK_MAILBOX = 'sage@contoso.example';
+export const MOCK_SEND_AS = 'invoices@contoso.example';
+export const MOCK_MAILBOXES = [MOCK_MAILBOX, 'scanner@contoso.example'] as const;
+
+/** The configuration file's shape before defaults (what a JSON file holds). */
+export type RelayConfigInput = z.input<typeof configSchema>;
+
+export interface MockTenantOptions {
+  /** Folder for ca.pem; a temporary folder (removed by close) when not given. */
+  readonly dir?: string;
+  readonly idpPort?: number;
+  readonly smtpPort?: number;
+  readonly mailboxes?: readonly string[];
+  readonly maxConnectionsPerMailbox?: number;
+  readonly rate?: { readonly messages: number; readonly perSeconds: number };
+  readonly tokenLifetimeSeconds?: number;
+  /** Clock of the fake Exchange (rate limit, acceptedAt). */
+  readonly clock?: Clock;
+}
+
+export interface MockTenant {
+  readonly caFile: string;
+  readonly caPem: string;
+  /** `https://127.0.0.1:PORT`: the relay's identity.authorityHost. */
+  readonly authorityHost: string;
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly identity: MockIdentityProvider;
+  readonly upstream: MockExchange;
+  /**
+   * A configuration valid against configSchema that sends through this tenant: account "sage"
+   * (sage@contoso.example, may send as invoices@contoso.example) with client credentials.
+   * `listen` is left at its defaults: tests should set `listen.port`. Top-level keys of
+   * `overrides` replace the generated ones, except listen/upstream/identity/delivery/log,
+   * whose fields are merged.
+   */
+  relayConfig(dataDir: string, overrides?: Partial<RelayConfigInput>): RelayConfigInput;
+  close(): Promise<void>;
+}
+
+export async function startMockTenant(options: MockTenantOptions = {}): Promise<MockTenant> {
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'mock-tenant-')));
+  const certificates = await createTestCertificates();
+  const caFile = await writeCaFile(certificates, dir);
+  const mailboxes = options.mailboxes ?? MOCK_MAILBOXES;
+  const identity = await MockIdentityProvider.start({
+    certificates,
+    tenantId: MOCK_TENANT_ID,
+    clientId: MOCK_CLIENT_ID,
+    clientSecret: MOCK_CLIENT_SECRET,
+    servicePrincipalId: MOCK_SERVICE_PRINCIPAL_ID,
+    delegatedUser: mailboxes[0] ?? MOCK_MAILBOX,
+    ...(options.idpPort === undefined ? {} : { port: options.idpPort }),
+    ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
+  });
+  let upstream: MockExchange;
+  try {
+    upstream = await MockExchange.start({
+      certificates,
+      verifyToken: createTokenVerifier({ jwksUri: identity.jwksUri, issuer: identity.issuerUrl, caPem: certificates.caPem }),
+      mailboxes,
+      ...(options.smtpPort === undefined ? {} : { port: options.smtpPort }),
+      ...(options.maxConnectionsPerMailbox === undefined ? {} : { maxConnectionsPerMailbox: options.maxConnectionsPerMailbox }),
+      ...(options.rate === undefined ? {} : { rate: options.rate }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+  } catch (error) {
+    await identity.close();
+    throw error;
+  }
+
+  const relayConfig = (dataDir: string, overrides: Partial<RelayConfigInput> = {}): RelayConfigInput => {
+    const base: RelayConfigInput = {
+      dataDir,
+      accounts: [
+        {
+          name: 'sage',
+          mailbox: MOCK_MAILBOX,
+          sendAs: [MOCK_SEND_AS],
+          auth: { method: 'client-credentials', tenantId: MOCK_TENANT_ID, clientId: MOCK_CLIENT_ID, clientSecret: MOCK_CLIENT_SECRET },
+        },
+      ],
+      upstream: { host: upstream.host, port: upstream.port, caFile },
+      identity: { authorityHost: identity.authorityHost, caFile },
+    };
+    return {
+      ...base,
+      ...overrides,
+      listen: { ...base.listen, ...overrides.listen },
+      upstream: { ...base.upstream, ...overrides.upstream },
+      identity: { ...base.identity, ...overrides.identity },
+      delivery: { ...base.delivery, ...overrides.delivery },
+      log: { ...base.log, ...overrides.log },
+    };
+  };
+
+  return {
+    caFile,
+    caPem: certificates.caPem,
+    get authorityHost() {
+      return identity.authorityHost;
+    },
+    tenantId: MOCK_TENANT_ID,
+    clientId: MOCK_CLIENT_ID,
+    clientSecret: MOCK_CLIENT_SECRET,
+    identity,
+    upstream,
+    relayConfig,
+    async close() {
+      await Promise.all([upstream.close(), identity.close()]);
+      if (ownDir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
