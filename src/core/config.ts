@@ -22,7 +22,7 @@ const listenSchema = z
       .string()
       .default('127.0.0.1')
       .describe('Address to listen on. Keep 127.0.0.1 unless LAN devices must send; then also set allowClients.'),
-    port: port.default(2525).describe('SMTP port for the legacy programs.'),
+    port: z.number().int().min(0).max(65535).default(2525).describe('SMTP port for the legacy programs (0 picks a free port, for tests).'),
     allowClients: z
       .array(clientAddress)
       .default([])

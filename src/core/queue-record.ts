@@ -32,6 +32,11 @@ export const queueRecordSchema = z.object({
   /** Name of the configured account that sends it. */
   account: z.string(),
   receivedAt: z.string(),
+  /**
+   * Start of the queue lifetime when it is not receivedAt: set when an operator retries a
+   * failed message, so that it gets a full lifetime again instead of expiring at once.
+   */
+  lifetimeStartsAt: z.string().optional(),
   client: z.object({ address: z.string(), helo: z.string().optional() }),
   mailFrom: z.string(),
   /** Size of the .eml in bytes. */

@@ -22,4 +22,12 @@ describe('RetrySchedule', () => {
     await clock.advance(1);
     expect(schedule.isExpired(record, clock.now())).toBe(true);
   });
+
+  it('measures the lifetime from lifetimeStartsAt when an operator retried a failed message', () => {
+    const receivedAt = Date.UTC(2026, 10, 1);
+    const retriedAt = Date.UTC(2026, 10, 20);
+    const record = { receivedAt: new Date(receivedAt).toISOString(), lifetimeStartsAt: new Date(retriedAt).toISOString() };
+    expect(schedule.isExpired(record, retriedAt + 1000)).toBe(false);
+    expect(schedule.expiresAt(record)).toBe(retriedAt + 120 * 3600_000);
+  });
 });

@@ -30,11 +30,11 @@ export class RetrySchedule {
     return now + this.delayAfter(record.attempts);
   }
 
-  expiresAt(record: Pick<QueueRecord, 'receivedAt'>): number {
-    return Date.parse(record.receivedAt) + this.lifetimeMs;
+  expiresAt(record: Pick<QueueRecord, 'receivedAt' | 'lifetimeStartsAt'>): number {
+    return Date.parse(record.lifetimeStartsAt ?? record.receivedAt) + this.lifetimeMs;
   }
 
-  isExpired(record: Pick<QueueRecord, 'receivedAt'>, now: number): boolean {
+  isExpired(record: Pick<QueueRecord, 'receivedAt' | 'lifetimeStartsAt'>, now: number): boolean {
     return now >= this.expiresAt(record);
   }
 }

@@ -109,6 +109,8 @@ describe('retryMessage', () => {
 
     expect(retried.attempts).toBe(0);
     expect(retried.nextAttemptAt).toBe(now.toISOString());
+    // A full lifetime again, or delivery would expire it at once and bounce it a second time.
+    expect(retried.lifetimeStartsAt).toBe(now.toISOString());
     expect(retried.recipients.map((r) => [r.address, r.status])).toEqual([
       ['delivered@example.com', 'delivered'],
       ['refused@example.com', 'pending'],

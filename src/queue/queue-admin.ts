@@ -88,7 +88,8 @@ export async function retryMessage(dataDir: string, id: string, now: Date | numb
 
   const recipients = found.record.recipients.map((r) => (r.status === 'delivered' ? r : { ...r, status: 'pending' as const }));
   if (!recipients.some((r) => r.status === 'pending')) throw new Error(`Message ${id} was delivered to every recipient: nothing to retry`);
-  const record: QueueRecord = { ...found.record, recipients, attempts: 0, nextAttemptAt: at };
+  // A fresh lifetime, or the retried message would expire at once and bounce a second time.
+  const record: QueueRecord = { ...found.record, recipients, attempts: 0, nextAttemptAt: at, lifetimeStartsAt: at };
 
   // Crash-safe order (see recovery.ts): new record ready in tmp/; .eml into queue/ (a crash now
   // is rolled back: failed/X.json still describes it); new .json into queue/ (committed); old
