@@ -35,6 +35,9 @@ console.log(`mock tenant running
   CA certificate     ${tenant.caFile}
   app registration   clientId ${tenant.clientId}, clientSecret ${tenant.clientSecret} (mock values)
   mailbox            ${MOCK_MAILBOX} (may send as ${MOCK_SEND_AS})
+
+Run the relay against it with the example configuration, as is:
+  npm run build && SMTP_OAUTH_RELAY_SECRET=${tenant.clientSecret} node dist/cli/main.js serve --config config.example.json
 Press Ctrl-C to stop.`);
 
 tenant.upstream.on('message', (message: ReceivedMessage) => {

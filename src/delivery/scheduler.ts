@@ -441,7 +441,7 @@ export class DeliveryScheduler {
     if (delivered.length > 0) {
       lane.throttleStep = 0;
       lane.lastDelivery = { at: now, id: current.record.id, response };
-      this.logger.info({ id: current.record.id, account: lane.account.name, rcpt: delivered, response }, 'delivered');
+      this.logger.info({ id: current.record.id, account: lane.account.name, rcpt: delivered, response }, 'message delivered');
     }
     for (const [address, reply] of rejections) {
       const verdict = verdicts.get(address);

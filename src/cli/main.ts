@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/**
+ * smtp-oauth-relay command line. Each command lives in its own file; this one only parses.
+ * Exit codes follow sysexits.h where one fits: 78 for a wrong configuration.
+ */
+import { Command } from 'commander';
+import { registerConfigCommands } from './config-command.js';
+import { runCommand } from './run-command.js';
+import { registerQueueCommands } from './queue-command.js';
+import { serve } from './serve-command.js';
+import { packageVersion } from './version.js';
+
+const program = new Command()
+  .name('smtp-oauth-relay')
+  .description('Accepts plain SMTP from legacy programs on localhost and relays it to Microsoft 365 with OAuth.')
+  .version(packageVersion())
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('Run the relay in the foreground (as a service manager would).')
+  .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+  .action((options: { config: string }) => runCommand(() => serve(options.config)));
+
+registerConfigCommands(program);
+registerQueueCommands(program);
+
+await program.parseAsync();

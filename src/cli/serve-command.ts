@@ -1,0 +1,41 @@
+/**
+ * `serve`: the daemon in the foreground. SIGTERM or SIGINT stops it cleanly (exit 0); a second
+ * signal exits at once — safe, because every acknowledged message is already on disk.
+ */
+import { join } from 'node:path';
+import { loadConfig } from '../core/config-load.js';
+import { createLogger } from '../core/logger.js';
+import { Relay } from '../daemon/relay.js';
+import { packageVersion } from './version.js';
+
+export async function serve(configFile: string): Promise<number> {
+  const { config, file } = loadConfig(configFile);
+  const logger = createLogger({ level: config.log.level, logDir: config.log.file ? join(config.dataDir, 'logs') : undefined });
+  logger.info({ config: file, version: packageVersion() }, 'starting');
+
+  process.on('uncaughtException', (error) => {
+    // Acknowledged mail is on disk; a restart (by the service manager) recovers it.
+    logger.fatal({ err: error }, 'unexpected error, exiting');
+    logger.flush();
+    process.exit(70);
+  });
+
+  const relay = await Relay.start({ config, logger, version: packageVersion() });
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals > 1) {
+        logger.warn({ signal }, 'second signal, exiting now; acknowledged messages stay in the queue');
+        logger.flush();
+        process.exit(1);
+      }
+      logger.info({ signal }, 'stopping');
+      void relay.stop().then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  logger.flush();
+  return 0;
+}

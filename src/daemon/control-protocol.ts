@@ -1,0 +1,24 @@
+/**
+ * The control channel's wire format: one JSON request per connection, one JSON reply, each on
+ * a line. Small on purpose: the CLI (queue, status, and later login) is its only client.
+ */
+import { z } from 'zod';
+
+export const CONTROL_PROTOCOL_VERSION = 1;
+
+export const controlRequestSchema = z.discriminatedUnion('command', [
+  z.object({ command: z.literal('ping') }),
+  z.object({ command: z.literal('status') }),
+  z.object({ command: z.literal('queue.list'), folder: z.enum(['queue', 'failed']) }),
+  z.object({ command: z.literal('queue.show'), id: z.string() }),
+  z.object({ command: z.literal('queue.retry'), id: z.string() }),
+  z.object({ command: z.literal('queue.delete'), id: z.string() }),
+]);
+export type ControlRequest = z.infer<typeof controlRequestSchema>;
+
+export type ControlResponse =
+  | { readonly ok: true; readonly version: number; readonly result: unknown }
+  | { readonly ok: false; readonly version: number; readonly error: string };
+
+/** Requests and replies are small; anything bigger is not ours. */
+export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024;

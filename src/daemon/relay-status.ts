@@ -1,0 +1,31 @@
+/**
+ * What `status` reports about a running relay. A fuller, versioned status model with
+ * monitoring exit codes belongs to the health issue; this is its first shape.
+ */
+import type { DeliverySnapshot } from '../delivery/index.js';
+
+export interface RelayStatus {
+  readonly version: string;
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly smtp: { readonly host: string; readonly port: number };
+  readonly delivery: DeliverySnapshot;
+}
+
+export function buildStatus(input: {
+  version: string;
+  startedAt: number;
+  now: number;
+  smtp: { host: string; port: number };
+  delivery: DeliverySnapshot;
+}): RelayStatus {
+  return {
+    version: input.version,
+    pid: process.pid,
+    startedAt: new Date(input.startedAt).toISOString(),
+    uptimeSeconds: Math.round((input.now - input.startedAt) / 1000),
+    smtp: input.smtp,
+    delivery: input.delivery,
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * The composition root: builds the parts, starts them in order and stops them in reverse.
+ * Parts never see each other; this file wires the spool to inbound (sink) and to delivery (store).
+ *
+ * Start order: control channel first (it is the single-instance lock), then the spool (boot
+ * recovery), sign-in, delivery, and the SMTP listener last, so nothing is accepted before the
+ * relay can own it. Stop order is the reverse.
+ */
+import { hostname } from 'node:os';
+import { createTokenProvider, type ClosableTokenProvider } from '../auth/index.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { AccountConfig, Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
+import { startInbound, type InboundServer } from '../inbound/index.js';
+import { Spool } from '../queue/index.js';
+import { controlEndpoint } from './control-endpoint.js';
+import { ControlServer } from './control-server.js';
+import { QueueCommands } from './queue-commands.js';
+import { buildStatus, type RelayStatus } from './relay-status.js';
+
+export interface RelayOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly version: string;
+  readonly clock?: Clock;
+  /** How long in-flight deliveries may take to finish at stop. */
+  readonly stopTimeoutMs?: number;
+}
+
+const DEFAULT_STOP_TIMEOUT_MS = 15_000;
+
+export class Relay {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: RelayOptions,
+    private readonly parts: {
+      readonly control: ControlServer;
+      readonly spool: Spool;
+      readonly tokens: ReadonlyMap<string, ClosableTokenProvider>;
+      readonly scheduler: DeliveryScheduler;
+      readonly inbound: InboundServer;
+    },
+    private readonly startedAt: number,
+  ) {}
+
+  static async start(options: RelayOptions): Promise<Relay> {
+    const { config, logger } = options;
+    const clock = options.clock ?? systemClock;
+    const startedAt = clock.now();
+    let relay: Relay | undefined;
+
+    const endpoint = controlEndpoint(config.dataDir);
+    const control = await ControlServer.listen(
+      endpoint,
+      async (request) => {
+        if (relay === undefined) throw new Error('the relay is still starting');
+        return relay.handle(request);
+      },
+      logger,
+    );
+    const cleanup: Array<() => Promise<void> | void> = [() => control.close()];
+    try {
+      const { spool, records, report } = await Spool.open(config.dataDir, { logger, clock });
+      cleanup.push(() => spool.close());
+      logger.info({ queued: report.queued, removedLeftovers: report.removedLeftovers.length, quarantined: report.quarantined.length }, 'spool recovered');
+
+      const tokens = new Map(config.accounts.map((account) => [account.name, createTokenProvider(account, config.identity, { logger, clock })]));
+      cleanup.push(() => tokens.forEach((provider) => provider.close()));
+
+      const reportingHost = config.listen.name ?? hostname();
+      const scheduler = new DeliveryScheduler({
+        config,
+        store: spool,
+        clock,
+        logger,
+        reportingHost,
+        transportFor: (account: AccountConfig) =>
+          new UpstreamTransport({
+            upstream: config.upstream,
+            account,
+            tokens: tokenFor(tokens, account.name),
+            messagePath: (id) => spool.messagePath(id),
+            clientName: reportingHost,
+          }),
+      });
+      scheduler.start(records);
+      cleanup.push(() => scheduler.stop(0));
+
+      const inbound = await startInbound({
+        listen: config.listen,
+        accounts: config.accounts,
+        sink: spool,
+        logger,
+        onAccepted: (record) => scheduler.enqueue(record),
+      });
+
+      relay = new Relay(options, { control, spool, tokens, scheduler, inbound }, startedAt);
+      logger.info(
+        { smtp: `${inbound.address.host}:${inbound.address.port}`, control: endpoint, accounts: config.accounts.map((a) => a.name) },
+        'relay started',
+      );
+      return relay;
+    } catch (error) {
+      for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  get smtpAddress(): { host: string; port: number } {
+    return this.parts.inbound.address;
+  }
+
+  status(): RelayStatus {
+    const clock = this.options.clock ?? systemClock;
+    return buildStatus({
+      version: this.options.version,
+      startedAt: this.startedAt,
+      now: clock.now(),
+      smtp: this.smtpAddress,
+      delivery: this.parts.scheduler.snapshot(),
+    });
+  }
+
+  /** Stops accepting (new clients get 421), lets in-flight work finish within the bound, closes all. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopParts();
+    return this.stopping;
+  }
+
+  private async stopParts(): Promise<void> {
+    const { inbound, scheduler, spool, tokens, control } = this.parts;
+    const timeout = this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.options.logger.info('relay stopping');
+    inbound.stopAccepting();
+    await Promise.all([inbound.close(), scheduler.stop(timeout)]);
+    await spool.close();
+    tokens.forEach((provider) => provider.close());
+    await control.close();
+    this.options.logger.info('relay stopped');
+  }
+
+  private handle(request: Parameters<QueueCommands['handle']>[0]): Promise<unknown> {
+    if (request.command === 'ping') return Promise.resolve({ pid: process.pid });
+    if (request.command === 'status') return Promise.resolve(this.status());
+    return new QueueCommands(this.options.config.dataDir, this.parts.scheduler, this.options.clock ?? systemClock).handle(request);
+  }
+}
+
+function tokenFor(tokens: ReadonlyMap<string, ClosableTokenProvider>, account: string): ClosableTokenProvider {
+  const provider = tokens.get(account);
+  if (provider === undefined) throw new Error(`no token provider for account ${account}`);
+  return provider;
+}
