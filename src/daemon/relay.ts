@@ -6,6 +6,7 @@
  * recovery), sign-in, delivery, and the SMTP listener last, so nothing is accepted before the
  * relay can own it. Stop order is the reverse.
  */
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createTokenProvider, type ClosableTokenProvider } from '../auth/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -51,6 +52,8 @@ export class Relay {
     const startedAt = clock.now();
     let relay: Relay | undefined;
 
+    // Owner-only: the folder holds the spool, the logs and the control socket.
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const endpoint = controlEndpoint(config.dataDir);
     const control = await ControlServer.listen(
       endpoint,
