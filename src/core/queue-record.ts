@@ -48,6 +48,16 @@ export const queueRecordSchema = z.object({
 });
 export type QueueRecord = z.infer<typeof queueRecordSchema>;
 
+/** The envelope and origin that turn a received message into a queue record. */
+export interface NewRecordFields {
+  readonly kind: QueueRecord['kind'];
+  /** Name of the configured account that sends it. */
+  readonly account: string;
+  readonly client: { readonly address: string; readonly helo?: string };
+  readonly mailFrom: string;
+  readonly recipients: readonly string[];
+}
+
 export function pendingRecipients(record: QueueRecord): string[] {
   return record.recipients.filter((r) => r.status === 'pending').map((r) => r.address);
 }

@@ -2,15 +2,10 @@
  * What delivery needs from the spool. src/queue satisfies it structurally; delivery never
  * imports the queue (imports point one way: daemon -> parts -> core).
  */
-import type { QueueRecord } from '../core/queue-record.js';
+import type { NewRecordFields, QueueRecord } from '../core/queue-record.js';
 
-export interface EnqueueFields {
-  readonly kind: 'message' | 'dsn';
-  readonly account: string;
-  readonly client: { readonly address: string; readonly helo?: string };
-  readonly mailFrom: string;
-  readonly recipients: string[];
-}
+/** What a generated message (a DSN) is queued with. */
+export type EnqueueFields = NewRecordFields;
 
 export interface DeliveryStore {
   /** Durably rewrites the record (fsync before resolving). */

@@ -5,17 +5,9 @@
 import type { Readable } from 'node:stream';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import type { QueueRecord } from '../core/queue-record.js';
+import type { NewRecordFields, QueueRecord } from '../core/queue-record.js';
 
-/** The envelope and origin that turn a spooled message into a queue record. */
-export interface NewRecordFields {
-  kind: 'message' | 'dsn';
-  /** Name of the configured account chosen by the sender policy. */
-  account: string;
-  client: { address: string; helo?: string };
-  mailFrom: string;
-  recipients: string[];
-}
+export type { NewRecordFields } from '../core/queue-record.js';
 
 /**
  * A message whose bytes are on disk but not yet queued: nothing is acknowledged until

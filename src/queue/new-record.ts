@@ -1,13 +1,7 @@
 /** The record of a message that has just been received: nothing tried yet, every recipient pending. */
-import { QUEUE_RECORD_VERSION, queueRecordSchema, type QueueRecord } from '../core/queue-record.js';
+import { QUEUE_RECORD_VERSION, queueRecordSchema, type NewRecordFields, type QueueRecord } from '../core/queue-record.js';
 
-export interface NewRecordFields {
-  kind: 'message' | 'dsn';
-  account: string;
-  client: { address: string; helo?: string };
-  mailFrom: string;
-  recipients: string[];
-}
+export type { NewRecordFields } from '../core/queue-record.js';
 
 export function buildRecord(id: string, size: number, fields: NewRecordFields, now: number): QueueRecord {
   const at = new Date(now).toISOString();
