@@ -48,9 +48,11 @@ export function createLogger(options: LoggerOptions): Logger {
   ];
   if (options.logDir !== undefined) {
     mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
+    // Synchronous: a line logged just before a crash or process.exit must reach the file, and
+    // the relay logs about two lines per message, so the cost of a write(2) per line is small.
     streams.push({
       level: options.level as pino.Level,
-      stream: pino.destination({ dest: join(options.logDir, 'relay.log'), mkdir: true, sync: false }),
+      stream: pino.destination({ dest: join(options.logDir, 'relay.log'), mkdir: true, sync: true }),
     });
   }
   return pino(
