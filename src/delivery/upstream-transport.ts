@@ -103,7 +103,13 @@ export class UpstreamTransport implements MessageSender {
     if (options.forceTokenRefresh === true) this.forceNextRefresh = true;
     const raw = createReadStream(this.messagePath(record.id));
     try {
-      const info = await this.transporter.sendMail({ raw, envelope: { from: record.mailFrom, to: recipients } });
+      // RFC 6152: 8-bit data must go out as BODY=8BITMIME, and the spool does not record how the
+      // client declared it. BODY=8BITMIME means "a MIME message with arbitrary octets", which a
+      // 7-bit message also is, so declare it always (nodemailer adds it only where the server
+      // offers 8BITMIME, as Exchange Online does; without it a strict server may refuse or
+      // mangle Latin-1 bodies from legacy programs).
+      const envelope = { from: record.mailFrom, to: recipients, use8BitMime: true };
+      const info = await this.transporter.sendMail({ raw, envelope });
       return {
         kind: 'sent',
         response: info.response,

@@ -17,7 +17,7 @@ import { MockExchange } from './upstream.js';
 
 export { EXCHANGE_REPLIES, type SmtpReply } from './exchange-replies.js';
 export { MockIdentityProvider, type TokenEndpointFailure } from './identity-provider.js';
-export { DROP_DURING_DATA, MockExchange, type ReceivedMessage, type ScriptContext, type ScriptPhase, type ScriptStep } from './upstream.js';
+export { DROP_DURING_DATA, MockExchange, type DataReplyHold, type ReceivedMessage, type ScriptContext, type ScriptPhase, type ScriptStep } from './upstream.js';
 export { createTestCertificates, writeCaFile, type TestCertificates } from './certs.js';
 
 /** Fixed identities of the mock tenant (a mock: these are not secrets). */

@@ -56,6 +56,10 @@ export interface ReceivedMessage {
   readonly rcptTo: readonly string[];
   /** The message exactly as smtp-server handed it over (dot-stuffing removed). */
   readonly raw: Buffer;
+  /** BODY= of MAIL FROM, lower case ("7bit" when absent; RFC 6152 "8bitmime"). */
+  readonly bodyType: string;
+  /** Whether MAIL FROM carried SMTPUTF8 (RFC 6531). */
+  readonly smtpUtf8: boolean;
   /** Claims of the token the connection authenticated with. */
   readonly claims: JWTPayload;
   /** When it was accepted, by the fake's clock. */
@@ -79,6 +83,26 @@ export interface MockExchangeOptions {
 interface SessionState {
   mailbox?: string;
   claims?: JWTPayload;
+}
+
+/**
+ * A pause on the final reply to DATA, for tests that kill the client while a delivery is in
+ * flight. A held message is already stored (Exchange commits before it answers): when the client
+ * goes away before the reply and sends again, it arrives twice, as when a real 250 is lost.
+ */
+export interface DataReplyHold {
+  /** Messages whose DATA arrived complete and whose reply is held. */
+  readonly held: readonly ReceivedMessage[];
+  /** Resolves once `count` messages are held. */
+  waitForHeld(count: number, timeoutMs?: number): Promise<readonly ReceivedMessage[]>;
+  /** Ends the hold: held replies go to the connections still open, later messages are answered at once. */
+  release(): void;
+}
+
+interface ActiveHold {
+  readonly held: ReceivedMessage[];
+  readonly replies: Array<() => void>;
+  readonly waiters: Array<() => void>;
 }
 
 interface ArmedStep {
@@ -115,6 +139,7 @@ export class MockExchange extends EventEmitter {
   private readonly maxSeen = new Map<string, number>();
   private readonly accepted = new Map<string, number[]>();
   private readonly steps: ArmedStep[] = [];
+  private hold: ActiveHold | undefined;
   private boundPort = 0;
   private counters = { concurrencyRefusals: 0, rateRefusals: 0, authFailures: 0, connections: 0 };
 
@@ -145,6 +170,9 @@ export class MockExchange extends EventEmitter {
       onData: (stream, session, callback) => this.handleData(stream, session, callback),
       onClose: (session) => this.handleClose(session),
     });
+    // smtp-server re-emits a client's reset inside a transaction (a relay killed mid-DATA) as a
+    // server 'error'; unheard, it would crash the test process. Real Exchange just drops it.
+    this.server.on('error', () => undefined);
   }
 
   static async start(options: MockExchangeOptions): Promise<MockExchange> {
@@ -207,6 +235,31 @@ export class MockExchange extends EventEmitter {
 
   clearScripts(): void {
     this.steps.length = 0;
+  }
+
+  /** Holds the reply to every DATA that ends from now on, until `release()` (see DataReplyHold). */
+  holdDataReplies(): DataReplyHold {
+    if (this.hold !== undefined) throw new Error('mock Exchange: DATA replies are already held');
+    const hold: ActiveHold = { held: [], replies: [], waiters: [] };
+    this.hold = hold;
+    return {
+      held: hold.held,
+      waitForHeld: (count, timeoutMs = 10_000) =>
+        new Promise((resolve, reject) => {
+          const check = (): boolean => {
+            if (hold.held.length < count) return false;
+            clearTimeout(timer);
+            resolve([...hold.held]);
+            return true;
+          };
+          const timer = setTimeout(() => reject(new Error(`mock Exchange: ${hold.held.length} of ${count} DATA replies held after ${timeoutMs} ms`)), timeoutMs);
+          if (!check()) hold.waiters.push(() => void check());
+        }),
+      release: () => {
+        if (this.hold === hold) this.hold = undefined;
+        for (const reply of hold.replies.splice(0)) reply();
+      },
+    };
   }
 
   /** Resolves once `count` messages have been accepted in total. */
@@ -325,8 +378,17 @@ export class MockExchange extends EventEmitter {
     stream.on('end', () => {
       if (scripted !== undefined) return callback(replyError(scripted));
       if (stream.sizeExceeded) return callback(replyError(EXCHANGE_REPLIES.messageTooBig));
+      // Decided before storing, so that a hold started by a 'message' listener spares that message.
+      const hold = this.hold;
       const message = this.store(session, Buffer.concat(chunks));
-      callback(null, `2.6.0 <${message.id}@mock.outlook.office365.com> [InternalId=${this.messages.length}] Queued mail for delivery`);
+      const reply = `2.6.0 <${message.id}@mock.outlook.office365.com> [InternalId=${this.messages.length}] Queued mail for delivery`;
+      if (hold === undefined) return callback(null, reply);
+      hold.held.push(message);
+      // A connection that closed meanwhile gets no reply (its session is gone).
+      hold.replies.push(() => {
+        if (this.sessions.has(session.id)) callback(null, reply);
+      });
+      for (const waiter of hold.waiters) waiter();
     });
   }
 
@@ -346,6 +408,8 @@ export class MockExchange extends EventEmitter {
       mailFrom: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
       rcptTo: session.envelope.rcptTo.map((r) => r.address),
       raw,
+      bodyType: session.envelope.bodyType ?? '7bit',
+      smtpUtf8: session.envelope.smtpUtf8 === true,
       claims: state.claims ?? {},
       receivedAt,
     };

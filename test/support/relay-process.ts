@@ -26,6 +26,11 @@ export interface RelayProcessOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Extra node flags, e.g. to measure memory. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * A command the relay runs under, its node command line appended, e.g.
+   * ['ip', 'netns', 'exec', 'relay-ns'] (which execs node, so `child` is still the relay).
+   */
+  readonly wrap?: readonly string[];
 }
 
 export class RelayProcess {
@@ -49,7 +54,16 @@ export class RelayProcess {
     if (!existsSync(RELAY_CLI)) throw new Error(`${RELAY_CLI} is missing: run "npm run build" first`);
     const configFile = join(options.dir, 'relay.json');
     await writeFile(configFile, JSON.stringify(options.config, null, 2));
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), RELAY_CLI, 'serve', '--config', configFile], {
+    const [program = process.execPath, ...args] = [
+      ...(options.wrap ?? []),
+      process.execPath,
+      ...(options.nodeArgs ?? []),
+      RELAY_CLI,
+      'serve',
+      '--config',
+      configFile,
+    ];
+    const child = spawn(program, args, {
       cwd: options.dir,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,7 +73,14 @@ export class RelayProcess {
     const failed = relay.exited.then(({ code }) => {
       throw new Error(`relay exited with ${code} before it started:\n${relay.stderr.join('\n')}\n${relay.logs.map((l) => JSON.stringify(l)).join('\n')}`);
     });
-    const line = await Promise.race([started, failed]);
+    let line: LogLine;
+    try {
+      line = await Promise.race([started, failed]);
+    } catch (error) {
+      // Never leave a half-started relay behind a failed test.
+      await relay.kill('SIGKILL');
+      throw error;
+    }
     relay.port = Number(String(line.smtp).split(':').pop());
     return relay;
   }
