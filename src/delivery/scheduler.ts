@@ -276,6 +276,8 @@ export class DeliveryScheduler {
       return;
     }
     lane.limiter.record(now);
+    // Whatever the probe's outcome (a network error, a pause, a deferral), the next one waits a full interval.
+    lane.probeAt = now + this.config.delivery.holdRetrySeconds * 1000;
     this.logger.info({ account: lane.account.name, id: probe.id }, 'held account: trying one message to see whether sign-in works again');
     this.dispatch(lane, probe, { forceTokenRefresh: true });
   }
@@ -381,6 +383,9 @@ export class DeliveryScheduler {
     options: AttemptOptions,
   ): Promise<void> {
     const verdict = classifyReply(reply);
+    // Exchange answered MAIL FROM, RCPT TO or DATA, so AUTH went through: a held account's probe
+    // proved that sign-in works, even when this one message is then refused or deferred.
+    if (verdict.action !== 'reauthenticate' && answeredAfterAuth(reply)) this.authenticated(lane);
     switch (verdict.action) {
       case 'throttle':
         this.throttle(lane, verdict, reply, current.record.id);
@@ -625,6 +630,11 @@ export class DeliveryScheduler {
   private iso(ms: number): string {
     return new Date(ms).toISOString();
   }
+}
+
+/** nodemailer's codes for a server reply to MAIL FROM / RCPT TO (EENVELOPE) or DATA (EMESSAGE). */
+function answeredAfterAuth(reply: UpstreamReply): boolean {
+  return reply.code !== undefined && (reply.errorCode === 'EENVELOPE' || reply.errorCode === 'EMESSAGE');
 }
 
 function oneLine(text: string): string {
