@@ -46,10 +46,11 @@ describe('UpstreamTransport', () => {
   let acceptedToken: string;
   let authReply: 'oauth-challenge' | 'exchange-535';
   let transport: UpstreamTransport | undefined;
+  let pems: { private: string; cert: string };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'upstream-'));
-    const pems = await generate([{ name: 'commonName', value: 'smtp.test' }], {
+    pems = await generate([{ name: 'commonName', value: 'smtp.test' }], {
       keySize: 2048,
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
     });
@@ -221,5 +222,25 @@ describe('UpstreamTransport', () => {
     const second = await makeTransport(outage).send(record(['a@fabrikam.com']), ['a@fabrikam.com']);
     expect(second).toEqual({ kind: 'token-unavailable', reason: 'fetch failed' });
     expect(log.messages).toEqual([]);
+  });
+
+  it('keeps the minimum TLS version when an extra CA is trusted (one secure context per transport)', async () => {
+    // The secure context built once from caFile replaces tls.connect's own options: minVersion must be in it.
+    const tls12Only = new SMTPServer({ key: pems.private, cert: pems.cert, maxVersion: 'TLSv1.2', authMethods: ['XOAUTH2'], logger: false });
+    // The failed handshake is reported as a server 'error' event too: expected here.
+    tls12Only.on('error', () => undefined);
+    await new Promise<void>((resolve) => tls12Only.listen(0, '127.0.0.1', resolve));
+    try {
+      const tls12Port = (tls12Only.server.address() as AddressInfo).port;
+      const tokens = new CountingTokens();
+      const result = await makeTransport(tokens, { caFile, port: tls12Port, minTlsVersion: 'TLSv1.3' }).send(record(['a@fabrikam.com']), ['a@fabrikam.com']);
+      expect(result.kind).toBe('failed');
+      if (result.kind !== 'failed') return;
+      expect(result.reply.code).toBeUndefined();
+      expect(result.reply.text).toMatch(/version/i);
+      expect(tokens.requests).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => tls12Only.close(() => resolve()));
+    }
   });
 });
