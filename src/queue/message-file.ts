@@ -22,12 +22,23 @@ export class MessageSourceError extends Error {
 /** Fits `NodeJS.ReadableStream` and `stream.Readable` alike. */
 export type MessageSource = NodeJS.ReadableStream;
 
+/** A message file whose bytes are all written; `synced` settles when fsync(2) has finished. */
+export interface WrittenMessage {
+  readonly size: number;
+  /**
+   * The file's fsync, started as soon as the input ended, so that it runs while the caller
+   * checks the headers and writes the record. Whoever commits must await it; it never
+   * rejects unobserved.
+   */
+  readonly synced: Promise<void>;
+}
+
 /**
- * Writes `source` to `path` and fsyncs it; resolves with the number of bytes written.
+ * Writes `source` to `path`; resolves once every byte is written, with the fsync under way.
  * Rejects with `MessageSourceError` when the input fails, with the fs error when the disk does.
- * On rejection the caller removes `path`.
+ * On rejection (or a rejected `synced`) the caller removes `path`.
  */
-export async function writeMessageFile(source: MessageSource, path: string): Promise<number> {
+export async function writeMessageFile(source: MessageSource, path: string): Promise<WrittenMessage> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'w', PRIVATE_FILE_MODE);
@@ -35,12 +46,17 @@ export async function writeMessageFile(source: MessageSource, path: string): Pro
     drain(source);
     throw error;
   }
+  let size: number;
   try {
-    return await pump(source, handle);
-  } finally {
+    size = await pump(source, handle);
+  } catch (error) {
     // close() waits for a write still in flight (FileHandle.close in the Node docs).
     await handle.close().catch(() => undefined);
+    throw error;
   }
+  const synced = handle.sync().finally(() => handle.close());
+  synced.catch(() => undefined);
+  return { size, synced };
 }
 
 function pump(source: MessageSource, handle: FileHandle): Promise<number> {
@@ -53,9 +69,6 @@ function pump(source: MessageSource, handle: FileHandle): Promise<number> {
         written += chunk.length;
         done();
       }, done);
-    },
-    final(done) {
-      handle.sync().then(() => done(), done);
     },
   });
 

@@ -13,7 +13,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { fsyncDirectory, moveDurable, writeFileSynced } from './durable-fs.js';
-import { writeMessageFile, MessageSourceError, type MessageSource } from './message-file.js';
+import { writeMessageFile, MessageSourceError, type MessageSource, type WrittenMessage } from './message-file.js';
 import { buildRecord, type NewRecordFields } from './new-record.js';
 import { newQueueId } from './queue-id.js';
 import { serializeRecord, writeRecordFile } from './record-file.js';
@@ -72,7 +72,8 @@ export class Spool {
   }
 
   /**
-   * Streams the message to tmp/<id>.eml and fsyncs it. Never holds the whole message in memory.
+   * Streams the message to tmp/<id>.eml and starts its fsync (commit waits for it). Never holds
+   * the whole message in memory.
    * Rejects with 451 4.3.0 (cause: the fs error) when the disk fails, with 451 4.4.2 (cause:
    * `MessageSourceError`) when the input breaks; either way the partial file is removed.
    */
@@ -116,9 +117,9 @@ export class Spool {
   private async receiveNow(message: MessageSource): Promise<SpooledDraft> {
     const id = this.newId(this.clock.now());
     const tmpEml = join(this.folders.tmp, emlName(id));
-    let size: number;
+    let written: WrittenMessage;
     try {
-      size = await writeMessageFile(message, tmpEml);
+      written = await writeMessageFile(message, tmpEml);
     } catch (error) {
       await rm(tmpEml, { force: true }).catch(() => undefined);
       if (error instanceof MessageSourceError) {
@@ -128,10 +129,10 @@ export class Spool {
       this.logger.error({ id, err: error }, 'Could not write a message to the spool');
       throw storeFailed(error);
     }
-    return this.draft(id, size);
+    return this.draft(id, written);
   }
 
-  private draft(id: string, size: number): SpooledDraft {
+  private draft(id: string, { size, synced }: WrittenMessage): SpooledDraft {
     let state: 'open' | 'committing' | 'done' = 'open';
     return {
       id,
@@ -140,7 +141,7 @@ export class Spool {
         if (state !== 'open') throw new Error(`Message ${id} was already committed or discarded`);
         state = 'committing';
         try {
-          return await this.track(this.commitNow(id, size, fields));
+          return await this.track(this.commitNow(id, { size, synced }, fields));
         } finally {
           state = 'done';
         }
@@ -149,24 +150,30 @@ export class Spool {
         // After a commit the files belong to the queue; discarding them would lose a message.
         if (state !== 'open') return;
         state = 'done';
+        // Windows cannot remove a file that is still open; the fsync's handle closes when it ends.
+        await synced.catch(() => undefined);
         await rm(join(this.folders.tmp, emlName(id)), { force: true });
       },
     };
   }
 
-  private async commitNow(id: string, size: number, fields: NewRecordFields): Promise<QueueRecord> {
+  private async commitNow(id: string, { size, synced }: WrittenMessage, fields: NewRecordFields): Promise<QueueRecord> {
     const tmpEml = join(this.folders.tmp, emlName(id));
     const tmpJson = join(this.folders.tmp, jsonName(id));
     const queueEml = join(this.folders.queue, emlName(id));
     const queueJson = join(this.folders.queue, jsonName(id));
     try {
       const record = buildRecord(id, size, fields, this.clock.now());
-      await writeFileSynced(tmpJson, serializeRecord(record));
+      // The message's fsync (under way since DATA ended) and the record's run side by side: the
+      // client waits for two fsync latencies before 250 instead of four (bench/bench.ts).
+      await Promise.all([synced, writeFileSynced(tmpJson, serializeRecord(record))]);
       await rename(tmpEml, queueEml);
-      // The .eml must be durable in queue/ before the .json commits it: otherwise a crash could
-      // keep the record and lose the message, which recovery could only quarantine.
-      await fsyncDirectory(this.folders.queue);
       await rename(tmpJson, queueJson);
+      // One fsync of queue/ makes both new names durable; only then is the message committed and
+      // acknowledged. A crash before it returns acknowledged nothing: recovery removes an .eml
+      // left without its record. The .json cannot outlive the .eml on a journaling file system
+      // (ext4, XFS, NTFS, APFS commit metadata changes in order, and the .eml moved first); if
+      // one ever did, recovery would quarantine that never-acknowledged record, not lose mail.
       await fsyncDirectory(this.folders.queue);
       this.logger.debug({ id, size, account: record.account, recipients: record.recipients.length }, 'Message committed');
       return record;
