@@ -29,5 +29,7 @@ export function createTokenProvider(account: AccountConfig, identity: Config['id
         clock,
         ...(options.env === undefined ? {} : { env: options.env }),
       });
+    case 'delegated':
+      throw new Error(`Account ${account.name}: delegated sign-in is not available in this build yet`);
   }
 }

@@ -4,6 +4,7 @@
  * Every `describe()` text is what an administrator reads in their editor.
  */
 import { z } from 'zod';
+import { CLOUDS, CLOUD_NAMES, type CloudName } from './clouds.js';
 
 const MEBIBYTE = 1024 * 1024;
 
@@ -59,21 +60,44 @@ const clientCredentialsSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('Client secret. Prefer clientSecretEnv so the secret is not in this file.'),
+      .describe('Client secret in plain text. Prefer `smtp-oauth-relay secret set`, which seals it under the OS keychain.'),
     clientSecretEnv: z
       .string()
       .min(1)
       .optional()
       .describe('Name of an environment variable that holds the client secret.'),
+    clientSecretExpiresOn: z.iso
+      .date()
+      .optional()
+      .describe('Expiry date of the client secret (YYYY-MM-DD), to be warned before it lapses.'),
     scope: z
       .string()
-      .default('https://outlook.office365.com/.default')
-      .describe('Token scope; the default is right for Exchange Online SMTP with SMTP.SendAsApp.'),
+      .optional()
+      .describe("Token scope; defaults to the cloud's Exchange Online resource, e.g. https://outlook.office365.com/.default."),
   })
-  .refine((auth) => auth.clientSecret !== undefined || auth.clientSecretEnv !== undefined, {
-    message: 'give clientSecret or clientSecretEnv',
-    path: ['clientSecret'],
+  .refine((auth) => auth.clientSecret === undefined || auth.clientSecretEnv === undefined, {
+    message: 'give clientSecret or clientSecretEnv, not both',
+    path: ['clientSecretEnv'],
   });
+
+const delegatedSchema = z.strictObject({
+  method: z.literal('delegated').describe('A person signs in once as the mailbox (`smtp-oauth-relay login`); the relay keeps the sign-in alive.'),
+  tenantId: z
+    .string()
+    .min(1)
+    .default('organizations')
+    .describe('Directory (tenant) ID or domain; "organizations" lets any work account sign in.'),
+  clientId: z.string().min(1).describe('Application (client) ID of the public-client app registration.'),
+  scopes: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Token scopes; defaults to the cloud\'s SMTP.Send scope plus offline_access.'),
+  keepAliveHours: z
+    .number()
+    .positive()
+    .default(24)
+    .describe('Redeem the refresh token this often, which keeps its 90-day window sliding.'),
+});
 
 const accountSchema = z
   .strictObject({
@@ -86,7 +110,7 @@ const accountSchema = z
       .array(emailAddress)
       .default([])
       .describe('Further sender addresses this mailbox may send as (the mailbox itself is always allowed).'),
-    auth: z.discriminatedUnion('method', [clientCredentialsSchema]).describe('How the relay signs in for this mailbox.'),
+    auth: z.discriminatedUnion('method', [clientCredentialsSchema, delegatedSchema]).describe('How the relay signs in for this mailbox.'),
     maxConnections: z
       .number()
       .int()
@@ -100,7 +124,7 @@ const accountSchema = z
 
 const upstreamSchema = z
   .strictObject({
-    host: z.string().default('smtp.office365.com').describe('SMTP submission host (smtp.office365.us for GCC High).'),
+    host: z.string().optional().describe("SMTP submission host; defaults to the cloud's (smtp.office365.com)."),
     port: port.default(587).describe('Submission port; STARTTLS is required.'),
     caFile: z
       .string()
@@ -115,8 +139,8 @@ const identitySchema = z
   .strictObject({
     authorityHost: z
       .url({ protocol: /^https$/, message: 'expected an https:// URL' })
-      .default('https://login.microsoftonline.com')
-      .describe('Microsoft Entra sign-in host (login.microsoftonline.us for US Government).'),
+      .optional()
+      .describe("Microsoft Entra sign-in host; defaults to the cloud's (https://login.microsoftonline.com)."),
     caFile: z.string().optional().describe('PEM file with an extra CA to trust for the identity provider.'),
   })
   .describe('The Microsoft Entra endpoint.');
@@ -146,6 +170,30 @@ const deliverySchema = z
   })
   .describe('Retries and limits of upstream delivery.');
 
+const secretsSchema = z
+  .strictObject({
+    keyStore: z
+      .enum(['keychain', 'file'])
+      .default('keychain')
+      .describe(
+        'Where the key that seals tokens and secrets lives: the OS keychain, or (weaker, warned at every start) a 0600 file in the data folder.',
+      ),
+  })
+  .describe('Secrets at rest.');
+
+const alertsSchema = z
+  .strictObject({
+    notify: z
+      .array(emailAddress)
+      .default([])
+      .describe('Administrators who get a notice by e-mail, sent through the relay itself, before a sign-in or a secret lapses.'),
+    thresholdsDays: z
+      .array(z.number().positive())
+      .default([14, 7, 1])
+      .describe('Warn this many days before a predicted refresh-token expiry or a client secret expiry.'),
+  })
+  .describe('Warnings for the administrator.');
+
 const logSchema = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -153,9 +201,12 @@ const logSchema = z
   })
   .describe('Logging.');
 
-export const configSchema = z
-  .strictObject({
+const configObject = z.strictObject({
     $schema: z.string().optional(),
+    cloud: z
+      .enum(CLOUD_NAMES)
+      .default('global')
+      .describe('Microsoft cloud: sets the sign-in host, the SMTP host and the scopes in one word (each can still be overridden).'),
     listen: listenSchema.prefault({}),
     dataDir: z
       .string()
@@ -165,8 +216,12 @@ export const configSchema = z
     upstream: upstreamSchema.prefault({}),
     identity: identitySchema.prefault({}),
     delivery: deliverySchema.prefault({}),
+    secrets: secretsSchema.prefault({}),
+    alerts: alertsSchema.prefault({}),
     log: logSchema.prefault({}),
-  })
+  });
+
+export const configSchema = configObject
   .superRefine((config, ctx) => {
     // One sender address must lead to exactly one mailbox, or the relay could not choose.
     const owner = new Map<string, string>();
@@ -191,11 +246,40 @@ export const configSchema = z
       }
       names.add(account.name);
     });
-  });
+  })
+  .transform(applyCloud);
 
-export type Config = z.output<typeof configSchema>;
-export type AccountConfig = Config['accounts'][number];
-export type ClientCredentialsAuth = Extract<AccountConfig['auth'], { method: 'client-credentials' }>;
+type ParsedConfig = z.output<typeof configObject>;
+type ParsedAccount = ParsedConfig['accounts'][number];
+
+/** App-only sign-in, with the scope resolved from the cloud. */
+export type ClientCredentialsAuth = Extract<ParsedAccount['auth'], { method: 'client-credentials' }> & { scope: string };
+/** Delegated sign-in, with the scopes resolved from the cloud. */
+export type DelegatedAuth = Extract<ParsedAccount['auth'], { method: 'delegated' }> & { scopes: string[] };
+export type AccountConfig = Omit<ParsedAccount, 'auth'> & { auth: ClientCredentialsAuth | DelegatedAuth };
+/** The configuration as the relay uses it: defaults applied, the cloud's hosts and scopes filled in. */
+export type Config = Omit<ParsedConfig, 'accounts' | 'identity' | 'upstream'> & {
+  accounts: AccountConfig[];
+  identity: ParsedConfig['identity'] & { authorityHost: string };
+  upstream: ParsedConfig['upstream'] & { host: string };
+};
+
+/** Fills what the cloud decides and the file left out: hosts and scopes. */
+function applyCloud(config: ParsedConfig): Config {
+  const cloud = CLOUDS[config.cloud];
+  return {
+    ...config,
+    identity: { ...config.identity, authorityHost: config.identity.authorityHost ?? cloud.authorityHost },
+    upstream: { ...config.upstream, host: config.upstream.host ?? cloud.smtpHost },
+    accounts: config.accounts.map((account) => ({ ...account, auth: withScopes(account.auth, cloud) })),
+  };
+}
+
+function withScopes(auth: ParsedAccount['auth'], cloud: (typeof CLOUDS)[CloudName]): AccountConfig['auth'] {
+  if (auth.method === 'client-credentials') return { ...auth, scope: auth.scope ?? cloud.appScope };
+  // offline_access asks for the refresh token that keeps the sign-in alive (M365.md).
+  return { ...auth, scopes: auth.scopes ?? [cloud.delegatedScope, 'offline_access'] };
+}
 
 /** The JSON Schema for editors, generated from the same definition. */
 export function configJsonSchema(): object {

@@ -39,7 +39,7 @@ afterAll(async () => {
 
 function account(auth: Partial<Extract<AccountConfig['auth'], { method: 'client-credentials' }>> = {}): AccountConfig {
   const base = config.accounts[0];
-  if (base === undefined) throw new Error('no account');
+  if (base === undefined || base.auth.method !== 'client-credentials') throw new Error('no app-only account');
   return { ...base, auth: { ...base.auth, ...auth } };
 }
 
