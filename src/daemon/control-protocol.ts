@@ -1,6 +1,7 @@
 /**
- * The control channel's wire format: one JSON request per connection, one JSON reply, each on
- * a line. Small on purpose: the CLI (queue, status, and later login) is its only client.
+ * The control channel's wire format: one JSON request per connection; the daemon may answer with
+ * event lines (e.g. the sign-in URL or device code, while a login waits for the person) before
+ * the one final reply line. Small on purpose: the CLI is its only client.
  */
 import { z } from 'zod';
 
@@ -15,6 +16,12 @@ export const controlRequestSchema = z.discriminatedUnion('command', [
   z.object({ command: z.literal('queue.delete'), id: z.string() }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
+
+/** An intermediate line, sent while a long request (login) is under way. */
+export interface ControlEvent {
+  readonly event: string;
+  readonly [key: string]: unknown;
+}
 
 export type ControlResponse =
   | { readonly ok: true; readonly version: number; readonly result: unknown }

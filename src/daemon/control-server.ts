@@ -10,11 +10,13 @@ import {
   CONTROL_PROTOCOL_VERSION,
   MAX_CONTROL_MESSAGE_BYTES,
   controlRequestSchema,
+  type ControlEvent,
   type ControlRequest,
   type ControlResponse,
 } from './control-protocol.js';
 
-export type ControlHandler = (request: ControlRequest) => Promise<unknown>;
+/** Handles one request; `emit` sends an event line to the client before the final reply. */
+export type ControlHandler = (request: ControlRequest, emit: (event: ControlEvent) => void) => Promise<unknown>;
 
 /** Another daemon already serves this data folder. */
 export class AlreadyRunningError extends Error {
@@ -71,11 +73,14 @@ function serveOne(socket: Socket, handler: ControlHandler, logger: Logger): void
     const end = buffered.indexOf('\n');
     if (end === -1) return;
     socket.pause();
-    void answer(buffered.slice(0, end), handler, logger).then((response) => socket.end(`${JSON.stringify(response)}\n`));
+    const emit = (event: ControlEvent): void => {
+      if (!socket.destroyed) socket.write(`${JSON.stringify(event)}\n`);
+    };
+    void answer(buffered.slice(0, end), handler, emit, logger).then((response) => socket.end(`${JSON.stringify(response)}\n`));
   });
 }
 
-async function answer(line: string, handler: ControlHandler, logger: Logger): Promise<ControlResponse> {
+async function answer(line: string, handler: ControlHandler, emit: (event: ControlEvent) => void, logger: Logger): Promise<ControlResponse> {
   let request: ControlRequest;
   try {
     request = controlRequestSchema.parse(JSON.parse(line));
@@ -83,7 +88,7 @@ async function answer(line: string, handler: ControlHandler, logger: Logger): Pr
     return { ok: false, version: CONTROL_PROTOCOL_VERSION, error: 'malformed control request' };
   }
   try {
-    return { ok: true, version: CONTROL_PROTOCOL_VERSION, result: await handler(request) };
+    return { ok: true, version: CONTROL_PROTOCOL_VERSION, result: await handler(request, emit) };
   } catch (error) {
     logger.debug({ err: error, command: request.command }, 'control request failed');
     return { ok: false, version: CONTROL_PROTOCOL_VERSION, error: (error as Error).message };
