@@ -336,6 +336,23 @@ describe('DeliveryScheduler', () => {
     expect(s.snapshot().accounts[0]?.state).toBe('active');
   });
 
+  it('hold() from outside (a keep-alive refused) stops sending before anything fails, until release', async () => {
+    const sender = new ScriptedSender(accept);
+    const s = startScheduler(sender);
+    s.start([]);
+    s.hold('sage', 'sign-in required: AADSTS700082 refresh token expired by inactivity');
+    s.enqueue(await store.add('m1', ['a@fabrikam.com']));
+    await clock.advance(0);
+    expect(sender.calls).toEqual([]);
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'held', queued: 1, reason: expect.stringContaining('AADSTS700082') });
+
+    s.release('sage');
+    await clock.advance(0);
+    await s.idle();
+    expect(store.removed).toEqual(['m1']);
+    expect(s.snapshot().accounts[0]?.state).toBe('active');
+  });
+
   it('defers the account briefly when the token service is unreachable, counting no attempt', async () => {
     let reachable = false;
     const sender = new ScriptedSender((call) => (reachable ? accept(call) : { kind: 'token-unavailable', reason: 'fetch failed' }));

@@ -167,6 +167,18 @@ export class DeliveryScheduler {
     return false;
   }
 
+  /**
+   * Holds an account before a send fails, e.g. when the keep-alive refresh learnt that a person
+   * must sign in again: nothing is sent, every message stays queued, probes as for any hold.
+   */
+  hold(account: string, reason: string): void {
+    const lane = this.lanes.get(account);
+    if (lane === undefined) return;
+    this.cancelWake(lane);
+    this.holdLane(lane, reason, undefined);
+    this.pump(lane);
+  }
+
   /** Lifts a hold (or a pause) at once, e.g. after `login` or an administrator's fix. */
   release(account: string): void {
     const lane = this.lanes.get(account);
@@ -358,7 +370,7 @@ export class DeliveryScheduler {
     const result = await this.senderFor(lane).send(record, recipients, sendOptions);
     switch (result.kind) {
       case 'sign-in-required':
-        this.hold(lane, `sign-in required: ${result.reason}`, record.id);
+        this.holdLane(lane, `sign-in required: ${result.reason}`, record.id);
         this.keep(lane, record);
         return;
       case 'token-unavailable':
@@ -398,7 +410,7 @@ export class DeliveryScheduler {
           await this.tryRecord(lane, current, { forceTokenRefresh: true });
           return;
         }
-        this.hold(lane, `${verdict.meaning} (${reply.text})`, current.record.id);
+        this.holdLane(lane, `${verdict.meaning} (${reply.text})`, current.record.id);
         this.keep(lane, current.record);
         return;
       case 'fail':
@@ -570,7 +582,7 @@ export class DeliveryScheduler {
     this.logger.warn({ account: lane.account.name, id, pauseSeconds: seconds, reason }, 'account paused');
   }
 
-  private hold(lane: Lane, reason: string, id: string): void {
+  private holdLane(lane: Lane, reason: string, id: string | undefined): void {
     const now = this.clock.now();
     lane.probeAt = now + this.config.delivery.holdRetrySeconds * 1000;
     lane.lastError = { at: now, id, text: reason };
