@@ -33,12 +33,21 @@ export interface ClientCredentialsProviderOptions {
   readonly clock: Clock;
   /** Where the secret named by clientSecretEnv is looked up; process.env by default. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Where the secret comes from when the config gives neither clientSecret nor clientSecretEnv:
+   * the sealed secret store (`storedClientSecretSource`). Read when a token is first needed, and
+   * again after Entra refuses the secret, so that `secret set` takes effect without a restart.
+   */
+  readonly secretSource?: () => Promise<string>;
 }
 
 export class ClientCredentialsTokenProvider implements TokenProvider {
   private readonly accountName: string;
   private readonly scope: string;
-  private readonly app: ConfidentialClientApplication;
+  /** Built when the secret is known: at once from the config, or at the first request from secretSource. */
+  private app: ConfidentialClientApplication | undefined;
+  private readonly createApp: (clientSecret: string) => ConfidentialClientApplication;
+  private readonly secretSource: (() => Promise<string>) | undefined;
   private readonly network: HttpsNetworkClient;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -52,7 +61,8 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     this.scope = account.auth.scope;
     this.logger = options.logger.child({ account: account.name, auth: 'client-credentials' });
     this.clock = options.clock;
-    const clientSecret = resolveSecret(account.name, account.auth, options.env ?? process.env);
+    const clientSecret = resolveSecret(account.name, account.auth, options.env ?? process.env, options.secretSource !== undefined);
+    this.secretSource = clientSecret === undefined ? options.secretSource : undefined;
     this.network = new HttpsNetworkClient({
       extraCaPem: identity.caFile === undefined ? undefined : readFileSync(identity.caFile, 'utf8'),
       onErrorResponse: (_url, _status, body) => {
@@ -60,10 +70,10 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
       },
     });
     const authorityHost = identity.authorityHost.replace(/\/+$/, '');
-    this.app = new ConfidentialClientApplication({
+    this.createApp = (secret) => new ConfidentialClientApplication({
       auth: {
         clientId: account.auth.clientId,
-        clientSecret,
+        clientSecret: secret,
         authority: `${authorityHost}/${account.auth.tenantId}`,
         // Trust the configured host as it is: no instance discovery call to login.microsoftonline.com
         // (which a test tenant or a national cloud would not answer for).
@@ -83,6 +93,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
         },
       },
     });
+    if (clientSecret !== undefined) this.app = this.createApp(clientSecret);
   }
 
   getToken(options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
@@ -108,6 +119,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     const startedAt = this.clock.now();
     let result: AuthenticationResult | null;
     try {
+      this.app ??= this.createApp(await this.readSecret());
       // Our cache decides when a new token is due, so MSAL must not answer from its own.
       result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: true });
     } catch (error) {
@@ -123,12 +135,19 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     return this.current;
   }
 
+  private readSecret(): Promise<string> {
+    if (this.secretSource === undefined) throw new Error(`Account "${this.accountName}": no client secret`);
+    return this.secretSource();
+  }
+
   private explain(error: unknown): unknown {
     const classified = classifyTokenError(error, this.accountName);
     const fromBody = classified instanceof SignInRequiredError ? undefined : classifyErrorBody(this.lastErrorBody, this.accountName);
     const final = fromBody ?? classified;
     if (final instanceof SignInRequiredError) {
       this.current = undefined;
+      // A refused stored secret may have been replaced since: read it again next time.
+      if (this.secretSource !== undefined) this.app = undefined;
       this.logger.error({ aadsts: final.aadstsCode }, final.message);
     } else {
       this.logger.warn({ err: describe(error) }, 'token request failed; will retry');
@@ -137,15 +156,16 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
   }
 }
 
-function resolveSecret(account: string, auth: ClientCredentialsAuth, env: NodeJS.ProcessEnv): string {
+/** The secret from the config; undefined when it is left to the secret source. */
+function resolveSecret(account: string, auth: ClientCredentialsAuth, env: NodeJS.ProcessEnv, hasSource: boolean): string | undefined {
   if (auth.clientSecretEnv !== undefined) {
     const value = env[auth.clientSecretEnv];
     if (value === undefined || value === '') throw new MissingClientSecretError(account, auth.clientSecretEnv);
     return value;
   }
   if (auth.clientSecret !== undefined) return auth.clientSecret;
-  // The config schema requires one of the two; this guards against a hand-built object.
-  throw new Error(`Account "${account}": give auth.clientSecret or auth.clientSecretEnv`);
+  if (hasSource) return undefined;
+  throw new Error(`Account "${account}": give auth.clientSecret or auth.clientSecretEnv, or store the secret with \`smtp-oauth-relay secret set --account ${account}\``);
 }
 
 /** Error name and message only: never the request (it carries the secret). */

@@ -12,6 +12,8 @@ export interface TokenProviderOptions {
   readonly clock?: Clock;
   /** Environment for auth.clientSecretEnv; process.env by default. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Client secret of an app-only account whose config omits it: `storedClientSecretSource(...)`. */
+  readonly clientSecretSource?: () => Promise<string>;
 }
 
 /** A provider that also releases its network resources when the daemon stops. */
@@ -28,6 +30,7 @@ export function createTokenProvider(account: AccountConfig, identity: Config['id
         logger: options.logger,
         clock,
         ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.clientSecretSource === undefined ? {} : { secretSource: options.clientSecretSource }),
       });
     case 'delegated':
       throw new Error(`Account ${account.name}: delegated sign-in is not available in this build yet`);

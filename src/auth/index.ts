@@ -3,3 +3,19 @@ export { createTokenProvider, type ClosableTokenProvider, type TokenProviderOpti
 export { ClientCredentialsTokenProvider, MissingClientSecretError, REFRESH_BEFORE_EXPIRY_MS } from './client-credentials-provider.js';
 export { HttpsNetworkClient, type HttpsNetworkClientOptions } from './https-network-client.js';
 export { classifyTokenError, findAadstsCode, PERSON_MUST_ACT_AADSTS } from './entra-errors.js';
+export { KEY_BYTES, type KeyStore } from './key-store.js';
+export { explainKeychainError, KEYCHAIN_SERVICE, keychainAdvice, keychainEntryName, KeychainKeyStore, KeychainUnavailableError, probeKeychain } from './keychain.js';
+export { FileKeyStore } from './file-key-store.js';
+export { keyFor, keyStoreWarning, openKeyStore, type KeyStoreChoice, type KeyStoreSettings } from './open-key-store.js';
+export { seal, SealedFile, SealedFileCorruptError, unseal, UnsealError, type SealedFileOptions } from './sealed-file.js';
+export { createTokenCachePlugin, SealedTokenCachePlugin, TokenCacheCorruptError, tokenCacheKeyName, tokenCachePath, type TokenCachePluginOptions } from './token-cache-plugin.js';
+export {
+  clientSecretPath,
+  ClientSecretCorruptError,
+  ClientSecretNotStoredError,
+  deleteClientSecret,
+  loadClientSecret,
+  storeClientSecret,
+  storedClientSecretSource,
+} from './secret-store.js';
+export { EmptySecretError, readSecret, type ReadSecretOptions } from './read-secret.js';
