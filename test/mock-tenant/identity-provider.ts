@@ -8,7 +8,9 @@
  *   with nothing more than an authority URL;
  * - a client-secret check with Entra's replies (oauth2-mock-server accepts any secret);
  * - tokens shaped like Entra's for Exchange Online (aud, roles/scp, tid, oid, appid);
- * - scripted failures and a count of token requests for tests.
+ * - scripted failures and a count of token requests for tests;
+ * - the delegated flows with Entra's checks (delegated-grants.ts): authorization code with
+ *   PKCE, device code, rotating refresh tokens, for the public client.
  *
  * Entra error shapes: https://learn.microsoft.com/entra/identity-platform/reference-error-codes
  */
@@ -16,7 +18,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { OAuth2Issuer, OAuth2Service } from 'oauth2-mock-server';
+import { systemClock, type Clock } from '../../src/core/clock.js';
 import type { TestCertificates } from './certs.js';
+import {
+  DelegatedGrants,
+  type DeviceCodeSettings,
+  type DeviceCodeState,
+  type EndpointAnswer,
+  type IssuedRefreshToken,
+  type RefreshFailure,
+} from './delegated-grants.js';
+import { entraError } from './entra-error-body.js';
 
 /** Audience of app-only and delegated Exchange Online tokens (what Entra puts in `aud`). */
 export const EXCHANGE_APP_AUDIENCE = 'https://outlook.office365.com';
@@ -45,6 +57,17 @@ export interface IdentityProviderOptions {
   readonly host?: string;
   /** Lifetime of issued access tokens; Entra's are 60 to 90 minutes. */
   readonly tokenLifetimeSeconds?: number;
+  /**
+   * Client id of the public client (no secret) allowed the delegated flows; without it every
+   * delegated request is refused as an unknown application.
+   */
+  readonly publicClientId?: string;
+  /** Time for authorization codes, device codes and refresh-token inactivity (not JWT iat/exp). */
+  readonly clock?: Clock;
+  /** 'strict' (default): a refresh token works once; 'lenient': it stays valid after rotation. */
+  readonly refreshTokenRotation?: 'strict' | 'lenient';
+  /** Entra's default: 90 days. */
+  readonly refreshTokenMaxInactiveSeconds?: number;
 }
 
 interface TokenRequestBody {
@@ -62,6 +85,7 @@ export class MockIdentityProvider {
   private readonly service: OAuth2Service;
   private readonly server: Server;
   private readonly failures: { failure: TokenEndpointFailure; remaining: number }[] = [];
+  private readonly delegated: DelegatedGrants;
   private port = 0;
   private requestCount = 0;
 
@@ -71,9 +95,24 @@ export class MockIdentityProvider {
     this.service = new OAuth2Service(this.issuer);
     this.service.on('beforeTokenSigning', (token, req) => this.shapeToken(token.payload, req.body as TokenRequestBody));
     this.service.on('beforeResponse', (response, req) => this.checkClientAndShape(response, req.body as TokenRequestBody));
-    this.server = createServer({ key: options.certificates.keyPem, cert: options.certificates.certPem }, (req, res) =>
-      this.route(req, res),
-    );
+    this.delegated = new DelegatedGrants({
+      tenantId: options.tenantId,
+      publicClientId: options.publicClientId ?? '',
+      defaultUser: options.delegatedUser,
+      defaultUserOid: DELEGATED_USER_OID,
+      clock: options.clock ?? systemClock,
+      accessTokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3600,
+      verificationUri: () => `${this.authorityHost}/devicelogin`,
+      sign: (claims, lifetimeSeconds) => this.signToken(claims, lifetimeSeconds),
+      ...(options.refreshTokenRotation === undefined ? {} : { refreshTokenRotation: options.refreshTokenRotation }),
+      ...(options.refreshTokenMaxInactiveSeconds === undefined ? {} : { refreshTokenMaxInactiveSeconds: options.refreshTokenMaxInactiveSeconds }),
+    });
+    this.server = createServer({ key: options.certificates.keyPem, cert: options.certificates.certPem }, (req, res) => {
+      this.route(req, res).catch((error: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: String(error) });
+        else res.destroy();
+      });
+    });
   }
 
   static async start(options: IdentityProviderOptions): Promise<MockIdentityProvider> {
@@ -125,6 +164,69 @@ export class MockIdentityProvider {
     });
   }
 
+  // ---- delegated flows (public client) -------------------------------------------------
+
+  /** The user signed in by every following authorization and device-code approval (sticky). */
+  signInAs(user: string): void {
+    this.delegated.signInAs(user);
+  }
+
+  get signedInUser(): string {
+    return this.delegated.signedInUser;
+  }
+
+  /** Revokes the active refresh tokens of `user` (of everyone when not given); returns how many. */
+  revokeRefreshTokens(user?: string): number {
+    return this.delegated.revokeRefreshTokens(user);
+  }
+
+  /** The next `failure.times` (default 1) refresh_token grants are refused with `failure`. */
+  failRefresh(failure: RefreshFailure): void {
+    this.delegated.failRefresh(failure);
+  }
+
+  clearRefreshFailures(): void {
+    this.delegated.clearRefreshFailures();
+  }
+
+  /** refresh_token grants answered with tokens. */
+  get refreshRedemptions(): number {
+    return this.delegated.refreshRedemptions;
+  }
+
+  /** Refresh tokens issued by any grant. */
+  get issuedRefreshTokens(): number {
+    return this.delegated.issuedRefreshTokens;
+  }
+
+  /** Every refresh token issued (to `user` when given), oldest first, with its state. */
+  refreshTokens(user?: string): IssuedRefreshToken[] {
+    return this.delegated.refreshTokens(user);
+  }
+
+  /** Polling interval and lifetime announced for new device codes (defaults 1 s and 900 s). */
+  configureDeviceCodes(settings: DeviceCodeSettings): void {
+    this.delegated.configureDeviceCodes(settings);
+  }
+
+  /** Approves a pending device code as `user` (the signed-in user by default). */
+  approveDeviceCode(userCode: string, user?: string): void {
+    this.delegated.approveDeviceCode(userCode, user);
+  }
+
+  declineDeviceCode(userCode: string): void {
+    this.delegated.declineDeviceCode(userCode);
+  }
+
+  deviceCodeState(userCode: string): DeviceCodeState | undefined {
+    return this.delegated.deviceCodeState(userCode);
+  }
+
+  /** Where a person goes to enter a device code: `https://127.0.0.1:PORT/devicelogin`. */
+  get deviceLoginUri(): string {
+    return `${this.authorityHost}/devicelogin`;
+  }
+
   /** Stops answering (connections are dropped): clients see a network error. */
   async down(): Promise<void> {
     if (!this.server.listening) return;
@@ -155,29 +257,48 @@ export class MockIdentityProvider {
     return this.options.host ?? '127.0.0.1';
   }
 
-  /** Maps Entra's paths onto oauth2-mock-server's routes, after the tenant check. */
-  private route(req: IncomingMessage, res: ServerResponse): void {
+  /** Maps Entra's paths onto oauth2-mock-server's routes or the delegated flows, after the tenant check. */
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.authorityHost);
+    // Like https://microsoft.com/devicelogin, the device login page is outside any tenant.
+    if (req.method === 'GET' && url.pathname === '/devicelogin') {
+      sendAnswer(res, this.delegated.deviceLoginPage(url.searchParams));
+      return;
+    }
     const [tenant, ...rest] = url.pathname.split('/').filter((segment) => segment !== '');
     const path = `/${rest.join('/')}`;
-    if (tenant !== this.options.tenantId) {
+    // Entra's multi-tenant aliases: "organizations" (any work account) and "common".
+    if (tenant !== this.options.tenantId && tenant !== 'organizations' && tenant !== 'common') {
       sendJson(res, 400, entraError('invalid_tenant', 'AADSTS90002', `Tenant '${tenant ?? ''}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`));
       return;
     }
     if (req.method === 'GET' && path === '/v2.0/.well-known/openid-configuration') {
-      sendJson(res, 200, this.discoveryDocument());
+      sendJson(res, 200, this.discoveryDocument(tenant));
       return;
     }
     if (req.method === 'GET' && path === '/discovery/v2.0/keys') return this.forward(req, res, '/jwks', url);
-    if (req.method === 'GET' && path === '/oauth2/v2.0/authorize') return this.forward(req, res, '/authorize', url);
+    if (req.method === 'GET' && path === '/oauth2/v2.0/authorize') {
+      sendAnswer(res, this.delegated.authorize(url.searchParams));
+      return;
+    }
+    if (req.method === 'POST' && path === '/oauth2/v2.0/devicecode') {
+      sendAnswer(res, this.delegated.deviceAuthorization(await readForm(req)));
+      return;
+    }
     if (req.method === 'POST' && path === '/oauth2/v2.0/token') {
       this.requestCount += 1;
+      const form = await readForm(req);
       const scripted = this.takeFailure();
       if (scripted !== undefined) {
-        req.resume();
         sendJson(res, scripted.status, { error: scripted.error, error_description: scripted.error_description });
         return;
       }
+      if (DelegatedGrants.handles(form.grant_type)) {
+        sendAnswer(res, await this.delegated.token(form));
+        return;
+      }
+      // The body is read: body-parser sees a finished request and keeps req.body as given.
+      (req as IncomingMessage & { body?: unknown }).body = form;
       return this.forward(req, res, '/token', url);
     }
     sendJson(res, 404, { error: 'not_found' });
@@ -197,8 +318,8 @@ export class MockIdentityProvider {
   }
 
   /** The fields MSAL reads, with Entra's values and paths. */
-  private discoveryDocument(): Record<string, unknown> {
-    const base = `${this.authorityHost}/${this.options.tenantId}`;
+  private discoveryDocument(tenant: string): Record<string, unknown> {
+    const base = `${this.authorityHost}/${tenant}`;
     return {
       issuer: this.issuerUrl,
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
@@ -285,17 +406,29 @@ export class MockIdentityProvider {
   }
 }
 
-/** Entra's error body: the AADSTS code leads the description and is repeated in error_codes. */
-function entraError(error: string, code: string, text: string): Record<string, unknown> {
-  return {
-    error,
-    error_description: `${code}: ${text} Trace ID: 00000000-0000-0000-0000-000000000000 Correlation ID: 00000000-0000-0000-0000-000000000000 Timestamp: ${new Date().toISOString()}`,
-    error_codes: [Number(code.slice('AADSTS'.length))],
-    timestamp: new Date().toISOString(),
-  };
-}
-
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+function sendAnswer(res: ServerResponse, answer: EndpointAnswer): void {
+  switch (answer.kind) {
+    case 'json':
+      sendJson(res, answer.status, answer.body);
+      return;
+    case 'redirect':
+      res.writeHead(302, { location: answer.location, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    case 'html':
+      res.writeHead(answer.status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(answer.html);
+  }
+}
+
+/** An application/x-www-form-urlencoded body (what OAuth token requests carry) as a plain object. */
+async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
 }

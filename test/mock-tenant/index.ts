@@ -17,6 +17,15 @@ import { MockExchange } from './upstream.js';
 
 export { EXCHANGE_REPLIES, type SmtpReply } from './exchange-replies.js';
 export { MockIdentityProvider, type TokenEndpointFailure } from './identity-provider.js';
+export {
+  EXCHANGE_DELEGATED_SCOPE,
+  type DeviceCodeSettings,
+  type DeviceCodeState,
+  type IssuedRefreshToken,
+  type RefreshFailure,
+  type RefreshTokenState,
+} from './delegated-grants.js';
+export { completeBrowserSignIn, openDeviceLoginPage, type BrowserSignInResult } from './browser-stand-in.js';
 export { DROP_DURING_DATA, MockExchange, type DataReplyHold, type ReceivedMessage, type ScriptContext, type ScriptPhase, type ScriptStep } from './upstream.js';
 export { createTestCertificates, writeCaFile, type TestCertificates } from './certs.js';
 
@@ -24,6 +33,10 @@ export { createTestCertificates, writeCaFile, type TestCertificates } from './ce
 export const MOCK_TENANT_ID = '00000000-0000-4000-8000-000000000001';
 export const MOCK_CLIENT_ID = '11111111-1111-4111-8111-111111111111';
 export const MOCK_CLIENT_SECRET = 'mock-tenant-secret';
+/** Public client (no secret) for delegated sign-in: authorization code + PKCE, device code. */
+export const MOCK_PUBLIC_CLIENT_ID = '44444444-4444-4444-8444-444444444444';
+/** What `smtp-oauth-relay login` asks for (Exchange Online SMTP AUTH as the signed-in user). */
+export const MOCK_DELEGATED_SCOPES = ['https://outlook.office.com/SMTP.Send', 'offline_access'] as const;
 /** Object id of the app's service principal in the tenant. */
 export const MOCK_SERVICE_PRINCIPAL_ID = '33333333-3333-4333-8333-333333333333';
 export const MOCK_MAILBOX = 'sage@contoso.example';
@@ -44,6 +57,13 @@ export interface MockTenantOptions {
   readonly tokenLifetimeSeconds?: number;
   /** Clock of the fake Exchange (rate limit, acceptedAt). */
   readonly clock?: Clock;
+  /**
+   * Clock of the identity provider's bookkeeping: authorization and device code expiry, and
+   * the 90-day refresh-token inactivity (AADSTS700082). Signed JWTs keep wall-clock iat/exp.
+   */
+  readonly identityClock?: Clock;
+  /** 'strict' (default): a refresh token works once; 'lenient': it stays valid after rotation. */
+  readonly refreshTokenRotation?: 'strict' | 'lenient';
 }
 
 export interface MockTenant {
@@ -54,6 +74,8 @@ export interface MockTenant {
   readonly tenantId: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  /** Client id of the public client app for delegated sign-in (MOCK_PUBLIC_CLIENT_ID). */
+  readonly publicClientId: string;
   readonly identity: MockIdentityProvider;
   readonly upstream: MockExchange;
   /**
@@ -78,10 +100,13 @@ export async function startMockTenant(options: MockTenantOptions = {}): Promise<
     tenantId: MOCK_TENANT_ID,
     clientId: MOCK_CLIENT_ID,
     clientSecret: MOCK_CLIENT_SECRET,
+    publicClientId: MOCK_PUBLIC_CLIENT_ID,
     servicePrincipalId: MOCK_SERVICE_PRINCIPAL_ID,
     delegatedUser: mailboxes[0] ?? MOCK_MAILBOX,
     ...(options.idpPort === undefined ? {} : { port: options.idpPort }),
     ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
+    ...(options.identityClock === undefined ? {} : { clock: options.identityClock }),
+    ...(options.refreshTokenRotation === undefined ? {} : { refreshTokenRotation: options.refreshTokenRotation }),
   });
   let upstream: MockExchange;
   try {
@@ -133,6 +158,7 @@ export async function startMockTenant(options: MockTenantOptions = {}): Promise<
     tenantId: MOCK_TENANT_ID,
     clientId: MOCK_CLIENT_ID,
     clientSecret: MOCK_CLIENT_SECRET,
+    publicClientId: MOCK_PUBLIC_CLIENT_ID,
     identity,
     upstream,
     relayConfig,
