@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { AsyncEntry, type EntryOptions } from '@napi-rs/keyring';
 import { assertKeyLength, assertKeyName, type KeyStore } from './key-store.js';
+import { EXIT_UNAVAILABLE } from '../core/errors.js';
 
 /** The credential's service name: what an administrator sees in Credential Manager or Seahorse. */
 export const KEYCHAIN_SERVICE = 'smtp-oauth-relay';
@@ -44,6 +45,8 @@ export function keychainAdvice(platform: NodeJS.Platform = process.platform): st
 /** No usable keychain: says why (the store's own error) and what to do about it. */
 export class KeychainUnavailableError extends Error {
   readonly reason: string;
+  /** The process exits with EX_UNAVAILABLE: the machine lacks something, the config may be right. */
+  readonly exitCode = EXIT_UNAVAILABLE;
 
   constructor(reason: string, options?: { cause?: unknown; platform?: NodeJS.Platform }) {
     super(`No usable OS keychain to keep the relay's keys: ${reason}. ${keychainAdvice(options?.platform)}`, options);

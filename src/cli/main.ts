@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerConfigCommands } from './config-command.js';
 import { runCommand } from './run-command.js';
 import { registerQueueCommands } from './queue-command.js';
+import { registerSecretCommands } from './secret-command.js';
 import { serve } from './serve-command.js';
 import { packageVersion } from './version.js';
 
@@ -24,5 +25,6 @@ program
 
 registerConfigCommands(program);
 registerQueueCommands(program);
+registerSecretCommands(program);
 
 await program.parseAsync();

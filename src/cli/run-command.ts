@@ -18,6 +18,8 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
       return;
     }
     process.stderr.write(`smtp-oauth-relay: ${(error as Error).message}\n`);
-    process.exitCode = EXIT_FAILURE;
+    // Errors that know their sysexits.h code carry it (e.g. 69 when no keychain is usable).
+    const code = (error as { exitCode?: unknown }).exitCode;
+    process.exitCode = typeof code === 'number' ? code : EXIT_FAILURE;
   }
 }

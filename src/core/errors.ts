@@ -30,6 +30,8 @@ export class SmtpReplyError extends Error {
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong. */
 export const EXIT_CONFIG = 78;
+/** EX_UNAVAILABLE from sysexits.h: something the relay needs is not there (e.g. no OS keychain). */
+export const EXIT_UNAVAILABLE = 69;
 /** EX_SOFTWARE from sysexits.h: an internal error. */
 export const EXIT_SOFTWARE = 70;
 

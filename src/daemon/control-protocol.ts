@@ -14,6 +14,9 @@ export const controlRequestSchema = z.discriminatedUnion('command', [
   z.object({ command: z.literal('queue.show'), id: z.string() }),
   z.object({ command: z.literal('queue.retry'), id: z.string() }),
   z.object({ command: z.literal('queue.delete'), id: z.string() }),
+  z.object({ command: z.literal('account.release'), account: z.string() }),
+  // The secret travels only over the owner-only local channel, never on a command line.
+  z.object({ command: z.literal('secret.set'), account: z.string(), secret: z.string().min(1) }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 

@@ -8,7 +8,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { createTokenProvider, type ClosableTokenProvider } from '../auth/index.js';
+import { storeClientSecret, type ClosableTokenProvider } from '../auth/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -16,8 +16,10 @@ import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
 import { Spool } from '../queue/index.js';
 import { controlEndpoint } from './control-endpoint.js';
+import type { ControlRequest } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import { QueueCommands } from './queue-commands.js';
+import { createSignIn, openConfiguredKeyStore, type SignInParts } from './token-providers.js';
 import { buildStatus, type RelayStatus } from './relay-status.js';
 
 export interface RelayOptions {
@@ -39,6 +41,7 @@ export class Relay {
     private readonly parts: {
       readonly control: ControlServer;
       readonly spool: Spool;
+      readonly signIn: SignInParts;
       readonly tokens: ReadonlyMap<string, ClosableTokenProvider>;
       readonly scheduler: DeliveryScheduler;
       readonly inbound: InboundServer;
@@ -69,7 +72,8 @@ export class Relay {
       cleanup.push(() => spool.close());
       logger.info({ queued: report.queued, removedLeftovers: report.removedLeftovers.length, quarantined: report.quarantined.length }, 'spool recovered');
 
-      const tokens = new Map(config.accounts.map((account) => [account.name, createTokenProvider(account, config.identity, { logger, clock })]));
+      const signIn = await createSignIn(config, { logger, clock });
+      const tokens = signIn.providers;
       cleanup.push(() => tokens.forEach((provider) => provider.close()));
 
       const reportingHost = config.listen.name ?? hostname();
@@ -99,7 +103,7 @@ export class Relay {
         onAccepted: (record) => scheduler.enqueue(record),
       });
 
-      relay = new Relay(options, { control, spool, tokens, scheduler, inbound }, startedAt);
+      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, inbound }, startedAt);
       logger.info(
         { smtp: `${inbound.address.host}:${inbound.address.port}`, control: endpoint, accounts: config.accounts.map((a) => a.name) },
         'relay started',
@@ -144,10 +148,41 @@ export class Relay {
     this.options.logger.info('relay stopped');
   }
 
-  private handle(request: Parameters<QueueCommands['handle']>[0]): Promise<unknown> {
-    if (request.command === 'ping') return Promise.resolve({ pid: process.pid });
-    if (request.command === 'status') return Promise.resolve(this.status());
-    return new QueueCommands(this.options.config.dataDir, this.parts.scheduler, this.options.clock ?? systemClock).handle(request);
+  private async handle(request: ControlRequest): Promise<unknown> {
+    switch (request.command) {
+      case 'ping':
+        return { pid: process.pid };
+      case 'status':
+        return this.status();
+      case 'account.release':
+        this.account(request.account);
+        this.parts.scheduler.release(request.account);
+        return { account: request.account, released: true };
+      case 'secret.set':
+        return this.storeSecret(request.account, request.secret);
+      default:
+        return new QueueCommands(this.options.config.dataDir, this.parts.scheduler, this.options.clock ?? systemClock).handle(request);
+    }
+  }
+
+  /**
+   * `secret set` against a running daemon: the secret is sealed under the daemon's own key store
+   * (which may belong to another OS account than the administrator's), then the account resumes.
+   */
+  private async storeSecret(name: string, secret: string): Promise<{ account: string; stored: true }> {
+    const account = this.account(name);
+    if (account.auth.method !== 'client-credentials') throw new Error(`Account ${name} signs in as a person; use login`);
+    const keyStore = this.parts.signIn.keyStore ?? (await openConfiguredKeyStore(this.options.config));
+    await storeClientSecret(keyStore, this.options.config.dataDir, name, secret);
+    this.parts.scheduler.release(name);
+    this.options.logger.info({ account: name }, 'client secret stored; delivery resumes');
+    return { account: name, stored: true };
+  }
+
+  private account(name: string): AccountConfig {
+    const account = this.options.config.accounts.find((candidate) => candidate.name === name);
+    if (account === undefined) throw new Error(`No account named "${name}" in the configuration`);
+    return account;
   }
 }
 

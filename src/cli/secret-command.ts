@@ -1,0 +1,58 @@
+/**
+ * `secret set|delete --account NAME`: the client secret of an app-only account, read from stdin
+ * (never from the command line, where other users could read it in the process list) and sealed
+ * under the key store. With a daemon running, the daemon stores it in its own key store (it may
+ * run as another OS account) and resumes the account at once.
+ */
+import type { Command } from 'commander';
+import { deleteClientSecret, readSecret, storeClientSecret } from '../auth/index.js';
+import { loadConfig } from '../core/config-load.js';
+import { requestControl } from '../daemon/control-client.js';
+import { controlEndpoint } from '../daemon/control-endpoint.js';
+import { openConfiguredKeyStore } from '../daemon/token-providers.js';
+import { runCommand } from './run-command.js';
+
+interface SecretOptions {
+  config: string;
+  account: string;
+}
+
+export function registerSecretCommands(program: Command): void {
+  const secret = program.command('secret').description('Keep the client secret of an app-only account under the OS keychain.');
+  const withAccount = (command: Command): Command =>
+    command
+      .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+      .requiredOption('-a, --account <name>', 'account name from the configuration');
+
+  withAccount(secret.command('set').description('Read the client secret from stdin and seal it (echo is off at a terminal).')).action(
+    (options: SecretOptions) =>
+      runCommand(async () => {
+        const { config } = loadConfig(options.config);
+        appOnlyAccount(config.accounts, options.account);
+        const value = await readSecret({ prompt: { text: `Client secret for ${options.account} (not shown): `, output: process.stderr } });
+        const reply = await requestControl(controlEndpoint(config.dataDir), { command: 'secret.set', account: options.account, secret: value });
+        if (reply !== undefined && !reply.ok) throw new Error(reply.error);
+        if (reply === undefined) await storeClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account, value);
+        process.stdout.write(
+          reply === undefined
+            ? `Stored the client secret of ${options.account}; the relay uses it when it next starts.\n`
+            : `Stored the client secret of ${options.account} in the running relay's key store; delivery resumes.\n`,
+        );
+      }),
+  );
+
+  withAccount(secret.command('delete').description('Remove the sealed client secret and its key.')).action((options: SecretOptions) =>
+    runCommand(async () => {
+      const { config } = loadConfig(options.config);
+      appOnlyAccount(config.accounts, options.account);
+      await deleteClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account);
+      process.stdout.write(`Deleted the stored client secret of ${options.account}.\n`);
+    }),
+  );
+}
+
+function appOnlyAccount(accounts: readonly { name: string; auth: { method: string } }[], name: string): void {
+  const account = accounts.find((candidate) => candidate.name === name);
+  if (account === undefined) throw new Error(`No account named "${name}" in the configuration (${accounts.map((a) => a.name).join(', ')})`);
+  if (account.auth.method !== 'client-credentials') throw new Error(`Account "${name}" signs in as a person: use "smtp-oauth-relay login --account ${name}"`);
+}

@@ -1,0 +1,109 @@
+/**
+ * The client secret of an app-only account kept under the key store instead of the config:
+ * `secret set` reads it from stdin, a running daemon seals it in its own store and resumes the
+ * held account, and the secret never appears in plain text in the data folder or the logs.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MOCK_CLIENT_ID, MOCK_MAILBOX, MOCK_SEND_AS, MOCK_TENANT_ID } from '../mock-tenant/index.js';
+import { RELAY_CLI, RelayProcess } from '../support/relay-process.js';
+import { FaultFixture, LegacyClient, RECIPIENT } from './fault-fixture.js';
+
+const run = promisify(execFile);
+
+/** The account of the mock tenant, with no secret in the configuration. */
+const accountWithoutSecret = {
+  name: 'sage',
+  mailbox: MOCK_MAILBOX,
+  sendAs: [MOCK_SEND_AS],
+  auth: { method: 'client-credentials', tenantId: MOCK_TENANT_ID, clientId: MOCK_CLIENT_ID },
+};
+
+/** `smtp-oauth-relay secret set`, the secret piped on stdin as an administrator would. */
+function secretSet(configFile: string, secret: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RELAY_CLI, 'secret', 'set', '--account', 'sage', '--config', configFile], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(`${secret}\n`);
+  });
+}
+
+/** Every file below `dir`, as bytes. */
+async function allFiles(dir: string): Promise<Buffer[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return Promise.all(entries.filter((entry) => entry.isFile()).map((entry) => readFile(join(entry.parentPath, entry.name))));
+}
+
+describe('client secret in the key store', () => {
+  let fixture: FaultFixture | undefined;
+  afterEach(async () => {
+    await fixture?.close();
+    fixture = undefined;
+  });
+
+  it('holds the account while no secret is stored; secret set through the daemon resumes it', async () => {
+    fixture = await FaultFixture.create();
+    const relay = await fixture.startRelay({ accounts: [accountWithoutSecret], secrets: { keyStore: 'file' }, log: { file: true } });
+    expect(relay.logs.some((line) => line.level === 40 && String(line.msg).includes('file'))).toBe(true);
+
+    const client = await LegacyClient.connect(relay.port);
+    const id = await client.send('held-until-secret');
+    await client.quit();
+    await relay.waitForLog((line) => line.msg.startsWith('account held'));
+    expect((await fixture.queueList(relay)).map((entry) => entry.id)).toEqual([id]);
+    expect(fixture.tenant.upstream.messages).toHaveLength(0);
+
+    const stored = await secretSet(relay.configFile, fixture.tenant.clientSecret);
+    expect(stored).toMatchObject({ code: 0, stdout: expect.stringContaining("running relay's key store") });
+
+    await fixture.tenant.upstream.waitForMessages(1, 30_000);
+    await relay.waitForLog((line) => line.msg === 'message delivered' && line.id === id);
+
+    // Sealed, never in plain text: not in any file of the data folder (logs included).
+    const secret = Buffer.from(fixture.tenant.clientSecret);
+    const files = await allFiles(fixture.dataDir);
+    expect(files.length).toBeGreaterThan(3);
+    for (const file of files) expect(file.includes(secret)).toBe(false);
+  });
+
+  it('without a daemon, stores the secret where the next start finds it', async () => {
+    fixture = await FaultFixture.create();
+    const config = fixture.config({ accounts: [accountWithoutSecret], secrets: { keyStore: 'file' } });
+    const configFile = join(fixture.dir, 'offline.json');
+    await import('node:fs/promises').then(({ writeFile }) => writeFile(configFile, JSON.stringify(config)));
+
+    expect(await secretSet(configFile, fixture.tenant.clientSecret)).toMatchObject({ code: 0, stdout: expect.stringContaining('when it next starts') });
+    const relay = await fixture.startRelay({ accounts: [accountWithoutSecret], secrets: { keyStore: 'file' } });
+    const client = await LegacyClient.connect(relay.port);
+    await client.send('after-offline-secret');
+    await client.quit();
+    await fixture.tenant.upstream.waitForMessages(1, 30_000);
+  });
+
+  it('refuses an empty secret on stdin, and an account that signs in as a person', async () => {
+    fixture = await FaultFixture.create();
+    const relay = await fixture.startRelay();
+    const empty = await secretSet(relay.configFile, '');
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toContain('no secret was given on stdin');
+    const unknown = await run(process.execPath, [RELAY_CLI, 'secret', 'set', '--account', 'nobody', '--config', relay.configFile]).catch((error: { code: number; stderr: string }) => error);
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining('No account named "nobody"') });
+  });
+
+  it.runIf(process.platform === 'linux')('with the keychain chosen but no Secret Service, the relay refuses to start, says why and what to do, and exits 69', async () => {
+    fixture = await FaultFixture.create();
+    const env = { ...process.env, DBUS_SESSION_BUS_ADDRESS: '' };
+    const start = RelayProcess.start({ config: fixture.config({ accounts: [accountWithoutSecret] }), dir: fixture.dir, env });
+    await expect(start).rejects.toThrow(/exited with 69/);
+    await expect(start).rejects.toThrow(/No usable OS keychain/);
+    await expect(start).rejects.toThrow(/"keyStore": "file"/);
+  });
+});
