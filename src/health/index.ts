@@ -1,0 +1,21 @@
+/** Warnings before a sign-in or a client secret lapses: what the daemon wires. */
+export { AlertLedger, RETENTION_DAYS } from './alert-ledger.js';
+export {
+  AlertMonitor,
+  CHECK_INTERVAL_MS,
+  type AlertMonitorOptions,
+  type CheckResult,
+  type OutgoingNotice,
+  type SentWarnings,
+} from './alert-monitor.js';
+export {
+  crossedThreshold,
+  dueWarnings,
+  warningKey,
+  type DueWarningsInput,
+  type ExpiryWarning,
+  type WarnedAccount,
+  type WarningKind,
+  type WarningLevel,
+} from './expiry-warnings.js';
+export { composeNotice, NOTICE_SENDER_NAME, NOTICE_SUBJECT_PREFIX, type NoticeContent } from './notice-message.js';
