@@ -19,7 +19,7 @@ const accountWithoutSecret = {
   name: 'sage',
   mailbox: MOCK_MAILBOX,
   sendAs: [MOCK_SEND_AS],
-  auth: { method: 'client-credentials', tenantId: MOCK_TENANT_ID, clientId: MOCK_CLIENT_ID },
+  auth: { method: 'client-credentials' as const, tenantId: MOCK_TENANT_ID, clientId: MOCK_CLIENT_ID },
 };
 
 /** `smtp-oauth-relay secret set`, the secret piped on stdin as an administrator would. */
