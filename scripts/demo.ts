@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMockTenant, type ReceivedMessage } from '../test/mock-tenant/index.js';
-import { SmtpDialog } from '../test/mock-tenant/smtp-dialog.js';
+import { SmtpWire } from '../test/support/smtp-wire.js';
 import { REPO_ROOT, RELAY_CLI, RelayProcess } from '../test/support/relay-process.js';
 
 const say = (text: string): void => void process.stdout.write(`${text}\n`);
@@ -37,7 +37,8 @@ say(`relay listening on 127.0.0.1:${relay.port}, data in ${join(dir, 'data')}`);
 
 try {
   step('3. A legacy program sends a message (plain SMTP, no authentication)');
-  const { dialog, greeting } = await SmtpDialog.open(relay.port);
+  const dialog = await SmtpWire.open(relay.port);
+  const greeting = await dialog.reply();
   const server = (text: string): string => text.split('\n').map((line) => `S: ${line}`).join('\n');
   say(server(greeting.text));
   const message = [

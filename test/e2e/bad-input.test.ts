@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MOCK_SEND_AS, startMockTenant, type MockTenant } from '../mock-tenant/index.js';
-import { SmtpWire } from '../inbound/smtp-wire.js';
+import { SmtpWire } from '../support/smtp-wire.js';
 import { RELAY_CLI, RelayProcess } from '../support/relay-process.js';
 
 const RECIPIENT = 'customer@fabrikam.example';
@@ -151,8 +151,7 @@ describe('malformed SMTP against the running relay', () => {
     const wire = await open();
     await wire.startData(MOCK_SEND_AS, [RECIPIENT]);
     // Headers and some body, no "\r\n.\r\n", then the client goes away (FIN after the bytes).
-    await new Promise<void>((resolve) => wire.socket.write(messageText('CUT-OFF-MESSAGE', 'half of an invoice'), () => resolve()));
-    wire.socket.end();
+    await wire.end(messageText('CUT-OFF-MESSAGE', 'half of an invoice'));
     await wire.closed;
 
     // The spool saw the message break off (it names the draft it threw away)...

@@ -12,7 +12,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SmtpWire } from '../inbound/smtp-wire.js';
+import { SmtpWire } from '../support/smtp-wire.js';
 import { MOCK_MAILBOX, type DataReplyHold } from '../mock-tenant/index.js';
 import type { RelayProcess } from '../support/relay-process.js';
 import { copiesById, FaultFixture, legacyMessage, LegacyClient, messageIdFor, messageIdOf, RECIPIENT, sendBatch, SENDER, waitUntil } from './fault-fixture.js';

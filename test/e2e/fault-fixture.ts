@@ -8,7 +8,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SmtpWire } from '../inbound/smtp-wire.js';
+import { SmtpWire } from '../support/smtp-wire.js';
 import { MOCK_SEND_AS, startMockTenant, type MockTenant, type MockTenantOptions, type ReceivedMessage, type RelayConfigInput } from '../mock-tenant/index.js';
 import { RELAY_CLI, RelayProcess } from '../support/relay-process.js';
 

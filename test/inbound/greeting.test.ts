@@ -7,7 +7,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { PromptGreetingServer } from '../../src/inbound/prompt-greeting.js';
-import { SmtpWire, type Reply } from './smtp-wire.js';
+import { SmtpWire, type Reply } from '../support/smtp-wire.js';
 
 // Captured before any faking: only a guard so that a broken build fails instead of hanging.
 const realSetTimeout = globalThis.setTimeout;

@@ -8,7 +8,7 @@ import { startInbound } from '../../src/inbound/inbound-server.js';
 import type { InboundServer } from '../../src/inbound/types.js';
 import { testConfig } from './config.js';
 import { FileSink } from './file-sink.js';
-import { SmtpWire } from './smtp-wire.js';
+import { SmtpWire } from '../support/smtp-wire.js';
 
 export interface Harness {
   readonly server: InboundServer;

@@ -3,7 +3,7 @@ import nodemailer from 'nodemailer';
 import { createLogger } from '../../src/core/logger.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
-import { SmtpWire } from './smtp-wire.js';
+import { SmtpWire } from '../support/smtp-wire.js';
 
 let harness: Harness | undefined;
 

@@ -18,7 +18,7 @@ import {
   startMockTenant,
   type MockTenant,
 } from './index.js';
-import { SmtpDialog } from './smtp-dialog.js';
+import { SmtpWire } from '../support/smtp-wire.js';
 
 const SCOPES = [...MOCK_DELEGATED_SCOPES];
 const OTHER_USER = 'scanner@contoso.example';
@@ -162,8 +162,9 @@ describe('authorization code with PKCE (acquireTokenInteractive)', () => {
     expect(decodeJwt(result.accessToken)).toMatchObject({ aud: 'https://outlook.office.com', scp: 'SMTP.Send', preferred_username: MOCK_MAILBOX });
     expect(tenant.identity.issuedRefreshTokens).toBe(issuedBefore + 1);
 
-    const { dialog } = await SmtpDialog.open(tenant.upstream.port);
+    const dialog = await SmtpWire.open(tenant.upstream.port);
     try {
+      await dialog.expect(dialog.reply(), 220);
       await dialog.secure(tenant.caPem);
       expect((await dialog.authXoauth2(MOCK_MAILBOX, result.accessToken)).code).toBe(235);
     } finally {

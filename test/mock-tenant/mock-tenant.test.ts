@@ -8,13 +8,13 @@ import { createTokenProvider, type ClosableTokenProvider } from '../../src/auth/
 import { configSchema } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { DROP_DURING_DATA, EXCHANGE_REPLIES, MOCK_MAILBOX, MOCK_SEND_AS, startMockTenant, type MockTenant } from './index.js';
-import { SmtpDialog } from './smtp-dialog.js';
+import { SmtpWire } from '../support/smtp-wire.js';
 
 let tenant: MockTenant;
 let tokens: ClosableTokenProvider;
 let token: string;
 let dataDir: string;
-const dialogs: SmtpDialog[] = [];
+const dialogs: SmtpWire[] = [];
 
 beforeAll(async () => {
   tenant = await startMockTenant();
@@ -48,9 +48,16 @@ function transport() {
   });
 }
 
-async function openSecured(): Promise<SmtpDialog> {
-  const { dialog } = await SmtpDialog.open(tenant.upstream.port);
+/** A connection to the mock Exchange, past its greeting. */
+async function openDialog(): Promise<SmtpWire> {
+  const dialog = await SmtpWire.open(tenant.upstream.port);
   dialogs.push(dialog);
+  await dialog.expect(dialog.reply(), 220);
+  return dialog;
+}
+
+async function openSecured(): Promise<SmtpWire> {
+  const dialog = await openDialog();
   await dialog.secure(tenant.caPem);
   return dialog;
 }
@@ -108,7 +115,7 @@ describe('mock Exchange', () => {
 
   it('answers 235 2.7.0 to a good token and 535 5.7.3 to a token with the wrong audience', async () => {
     const good = await openSecured();
-    expect(await good.authXoauth2(MOCK_MAILBOX, token)).toEqual({ code: 235, text: '235 2.7.0 Authentication successful' });
+    expect(await good.authXoauth2(MOCK_MAILBOX, token)).toMatchObject({ code: 235, text: '235 2.7.0 Authentication successful' });
 
     const graphToken = await tenant.identity.signToken({ aud: 'https://graph.microsoft.com', roles: ['SMTP.SendAsApp'], tid: tenant.tenantId });
     const bad = await openSecured();
@@ -122,16 +129,14 @@ describe('mock Exchange', () => {
   });
 
   it('does not offer or accept AUTH before STARTTLS, and offers it after', async () => {
-    const { dialog } = await SmtpDialog.open(tenant.upstream.port);
-    dialogs.push(dialog);
+    const dialog = await openDialog();
     const ehlo = await dialog.command('EHLO client.test');
     expect(ehlo.text).toContain('STARTTLS');
     expect(ehlo.text).not.toContain('AUTH');
     const auth = await dialog.authXoauth2(MOCK_MAILBOX, token);
     expect(auth.code).toBeGreaterThanOrEqual(500);
 
-    const { dialog: again } = await SmtpDialog.open(tenant.upstream.port);
-    dialogs.push(again);
+    const again = await openDialog();
     expect((await again.secure(tenant.caPem)).text).toContain('AUTH XOAUTH2');
   });
 
@@ -147,7 +152,7 @@ describe('mock Exchange', () => {
     // Once one connection ends, the mailbox may connect again.
     const first = held[0];
     first?.close();
-    await first?.closed();
+    await first?.closed;
     await vi.waitFor(() => expect(tenant.upstream.activeConnections(MOCK_MAILBOX)).toBe(2));
     const fifth = await openSecured();
     expect((await fifth.authXoauth2(MOCK_MAILBOX, token)).code).toBe(235);
@@ -185,8 +190,8 @@ describe('mock Exchange', () => {
     const port = tenant.upstream.port;
     const open = await openSecured();
     await tenant.upstream.down();
-    await open.closed();
-    await expect(SmtpDialog.open(port)).rejects.toThrow(/ECONNREFUSED/);
+    await open.closed;
+    await expect(SmtpWire.open(port)).rejects.toThrow(/ECONNREFUSED/);
     await tenant.upstream.up();
     expect(tenant.upstream.port).toBe(port);
     const info = await transport().sendMail({ from: MOCK_SEND_AS, to: 'customer@fabrikam.example', subject: 'back', text: 'up' });

@@ -1,9 +1,11 @@
 /**
  * A raw SMTP client over a real TCP socket, for tests that need exact bytes on the wire
- * (dot-stuffing, bare commands, dropping the connection mid-DATA). It waits on socket
- * events only, never on timers, so it also works under fake timers.
+ * (dot-stuffing, bare commands, dropping the connection mid-DATA, single replies, connections
+ * held open) and for the demo. STARTTLS (RFC 3207) and AUTH XOAUTH2 for talking to the mock
+ * Exchange. It waits on socket events only, never on timers, so it also works under fake timers.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 export interface Reply {
   readonly code: number;
@@ -11,25 +13,30 @@ export interface Reply {
   readonly lines: readonly string[];
   /** The last line as received, e.g. "250 2.0.0 queued as abc". */
   readonly last: string;
+  /** Every line as received, joined with "\n" (RFC 5321 section 4.2: "250-..." continues, "250 ..." ends). */
+  readonly text: string;
 }
 
 export class SmtpWire {
+  private socket: Socket;
   private buffer = '';
   private readonly replies: Reply[] = [];
   private waiting: Array<(reply: Reply | undefined) => void> = [];
   private pending: string[] = [];
   private ended = false;
+  private closedResolve: () => void = () => undefined;
   readonly closed: Promise<void>;
+  private readonly onData = (data: string): void => this.receive(data);
+  private readonly onClose = (): void => {
+    this.ended = true;
+    this.closedResolve();
+    for (const wake of this.waiting.splice(0)) wake(undefined);
+  };
 
-  private constructor(readonly socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (data: string) => this.onData(data));
-    socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.once('close', () => {
-      this.ended = true;
-      for (const wake of this.waiting.splice(0)) wake(undefined);
-    });
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    this.closed = new Promise((resolve) => (this.closedResolve = resolve));
+    this.attach(socket);
   }
 
   static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<SmtpWire> {
@@ -59,6 +66,11 @@ export class SmtpWire {
     this.socket.write(data);
   }
 
+  /** Writes the last bytes and half-closes (FIN) once they are sent: a client that goes away. */
+  end(data: string | Buffer): Promise<void> {
+    return new Promise((resolve) => this.socket.end(data, () => resolve()));
+  }
+
   /** Sends one command line and returns its reply. */
   async command(line: string): Promise<Reply> {
     this.write(`${line}\r\n`);
@@ -79,6 +91,28 @@ export class SmtpWire {
     await this.expect(this.command('DATA'), 354);
   }
 
+  /**
+   * After the greeting: EHLO, STARTTLS, a TLS handshake verified against `caPem`, EHLO again;
+   * returns the EHLO reply given over TLS.
+   */
+  async secure(caPem: string, servername = 'localhost'): Promise<Reply> {
+    await this.expect(this.command('EHLO client.test'), 250);
+    await this.expect(this.command('STARTTLS'), 220);
+    const plain = this.socket;
+    this.detach(plain);
+    const secured = connectTls({ socket: plain, ca: caPem, servername, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+    await new Promise<void>((resolve, reject) => secured.once('secureConnect', resolve).once('error', reject));
+    this.socket = secured;
+    this.attach(secured);
+    return this.command('EHLO client.test');
+  }
+
+  /** AUTH XOAUTH2 with the initial response: the SASL string of M365.md. */
+  authXoauth2(user: string, token: string): Promise<Reply> {
+    const sasl = Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
+    return this.command(`AUTH XOAUTH2 ${sasl}`);
+  }
+
   async expect(reply: Promise<Reply>, code: number): Promise<Reply> {
     const got = await reply;
     if (got.code !== code) throw new Error(`expected ${code}, got "${got.last}"`);
@@ -89,7 +123,19 @@ export class SmtpWire {
     this.socket.destroy();
   }
 
-  private onData(data: string): void {
+  private attach(socket: Socket): void {
+    socket.setEncoding('utf8');
+    socket.on('data', this.onData);
+    socket.on('error', () => undefined);
+    socket.once('close', this.onClose);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.onData);
+    socket.off('close', this.onClose);
+  }
+
+  private receive(data: string): void {
     this.buffer += data;
     let newline = this.buffer.indexOf('\r\n');
     while (newline >= 0) {
@@ -104,7 +150,7 @@ export class SmtpWire {
   private finishReply(): void {
     const lines = this.pending.splice(0);
     const last = lines[lines.length - 1] ?? '';
-    const reply: Reply = { code: Number(last.slice(0, 3)), lines: lines.map((line) => line.slice(4)), last };
+    const reply: Reply = { code: Number(last.slice(0, 3)), lines: lines.map((line) => line.slice(4)), last, text: lines.join('\n') };
     const wake = this.waiting.shift();
     if (wake === undefined) this.replies.push(reply);
     else wake(reply);
