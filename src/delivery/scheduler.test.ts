@@ -41,7 +41,7 @@ class MemoryStore implements DeliveryStore {
     private readonly clock: ManualClock,
   ) {}
 
-  async add(id: string, recipients: string[], options: { kind?: 'message' | 'dsn'; receivedAt?: number; subject?: string } = {}): Promise<QueueRecord> {
+  async add(id: string, recipients: string[], options: { kind?: QueueRecord['kind']; receivedAt?: number; subject?: string } = {}): Promise<QueueRecord> {
     const at = new Date(options.receivedAt ?? this.clock.now()).toISOString();
     const record: QueueRecord = {
       version: QUEUE_RECORD_VERSION,
@@ -235,6 +235,17 @@ describe('DeliveryScheduler', () => {
     expect(sender.calls.map((c) => c.id)).toEqual(['m1', dsn.record.id]);
     expect(store.failed.map((r) => r.id)).toEqual(['m1', dsn.record.id]);
     expect(store.enqueued).toHaveLength(1);
+  });
+
+  it('never bounces an administrator notice that fails either', async () => {
+    const refused: SendResult = { kind: 'failed', reply: { code: 550, text: '550 5.1.10 RESOLVER.ADR.RecipientNotFound', errorCode: 'EENVELOPE' } };
+    const sender = new ScriptedSender(() => refused);
+    const s = startScheduler(sender);
+    s.start([await store.add('n1', ['admin@contoso.com'], { kind: 'notice' })]);
+    await clock.advance(0);
+    await s.idle();
+    expect(store.failed.map((r) => r.id)).toEqual(['n1']);
+    expect(store.enqueued).toEqual([]);
   });
 
   it('pauses a throttled account without counting attempts, then delivers all', async () => {

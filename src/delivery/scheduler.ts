@@ -519,9 +519,13 @@ export class DeliveryScheduler {
       this.counts.delivered += 1;
       return;
     }
-    if (record.kind === 'dsn') {
-      // RFC 3464 section 2 / RFC 5321 6.1: never bounce a bounce, or two relays loop forever.
-      this.logger.error({ id: record.id, account: lane.account.name, rcpt: failed.map((state) => state.address) }, 'delivery status notification could not be delivered; not bounced');
+    if (record.kind !== 'message') {
+      // RFC 3464 section 2 / RFC 5321 6.1: never bounce what the relay generated (a DSN, a notice),
+      // or two relays could loop forever.
+      this.logger.error(
+        { id: record.id, kind: record.kind, account: lane.account.name, rcpt: failed.map((state) => state.address) },
+        'a message the relay generated could not be delivered; not bounced',
+      );
     } else {
       await this.bounce(lane, record);
     }
