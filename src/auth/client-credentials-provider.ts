@@ -3,9 +3,9 @@
  * registration holds the Exchange Online application permission SMTP.SendAsApp.
  * Microsoft: https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
  *
- * MSAL does the protocol; this class decides when to ask: it keeps the token until 5 minutes
- * before it expires (by the injected Clock, so tests need not wait), lets concurrent callers
- * share one request, and turns Entra's refusals into SignInRequiredError.
+ * MSAL does the protocol; TokenReuse decides when to ask (the token is kept until 5 minutes
+ * before it expires, concurrent callers share one request); this class turns Entra's refusals
+ * into SignInRequiredError.
  */
 import { readFileSync } from 'node:fs';
 import { ConfidentialClientApplication, LogLevel, type AuthenticationResult } from '@azure/msal-node';
@@ -16,9 +16,9 @@ import type { AccessToken, TokenProvider } from '../core/token.js';
 import { SignInRequiredError } from '../core/token.js';
 import { classifyErrorBody, classifyTokenError } from './entra-errors.js';
 import { HttpsNetworkClient } from './https-network-client.js';
+import { TokenReuse } from './token-reuse.js';
 
-/** Ask for a new token this long before the current one expires. */
-export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
+export { REFRESH_BEFORE_EXPIRY_MS } from './token-reuse.js';
 
 /** The secret is missing from the environment: the service cannot sign in until someone sets it. */
 export class MissingClientSecretError extends Error {
@@ -51,8 +51,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
   private readonly network: HttpsNetworkClient;
   private readonly logger: Logger;
   private readonly clock: Clock;
-  private current: AccessToken | undefined;
-  private inFlight: Promise<AccessToken> | undefined;
+  private readonly reuse: TokenReuse;
   /** Entra's last error body; MSAL drops it when discovery fails. */
   private lastErrorBody: unknown;
 
@@ -61,6 +60,8 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     this.scope = account.auth.scope;
     this.logger = options.logger.child({ account: account.name, auth: 'client-credentials' });
     this.clock = options.clock;
+    // Every request skips MSAL's cache, so a forced refresh may share one already on its way.
+    this.reuse = new TokenReuse({ clock: options.clock, acquire: () => this.acquire(), everyRequestIsFresh: true });
     const clientSecret = resolveSecret(account.name, account.auth, options.env ?? process.env, options.secretSource !== undefined);
     this.secretSource = clientSecret === undefined ? options.secretSource : undefined;
     this.network = new HttpsNetworkClient({
@@ -97,16 +98,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
   }
 
   getToken(options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
-    const current = this.current;
-    if (options.forceRefresh !== true && current !== undefined && this.clock.now() < current.expiresAt - REFRESH_BEFORE_EXPIRY_MS) {
-      return Promise.resolve(current);
-    }
-    // One request serves every caller waiting at the same time (and a forced refresh that
-    // arrives while a request is on its way: that answer is just as fresh).
-    this.inFlight ??= this.acquire().finally(() => {
-      this.inFlight = undefined;
-    });
-    return this.inFlight;
+    return this.reuse.get(options.forceRefresh === true);
   }
 
   /** Closes the network client's idle connections. */
@@ -130,9 +122,9 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     }
     // MSAL measures the lifetime on the wall clock; carry the remaining lifetime over to our clock.
     const lifetimeMs = Math.max(0, result.expiresOn.getTime() - Date.now());
-    this.current = { token: result.accessToken, expiresAt: startedAt + lifetimeMs };
-    this.logger.info({ expiresAt: new Date(this.current.expiresAt).toISOString() }, 'app-only token acquired');
-    return this.current;
+    const token: AccessToken = { token: result.accessToken, expiresAt: startedAt + lifetimeMs };
+    this.logger.info({ expiresAt: new Date(token.expiresAt).toISOString() }, 'app-only token acquired');
+    return token;
   }
 
   private readSecret(): Promise<string> {
@@ -145,7 +137,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     const fromBody = classified instanceof SignInRequiredError ? undefined : classifyErrorBody(this.lastErrorBody, this.accountName);
     const final = fromBody ?? classified;
     if (final instanceof SignInRequiredError) {
-      this.current = undefined;
+      this.reuse.clear();
       // A refused stored secret may have been replaced since: read it again next time.
       if (this.secretSource !== undefined) this.app = undefined;
       this.logger.error({ aadsts: final.aadstsCode }, final.message);

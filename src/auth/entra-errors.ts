@@ -5,7 +5,7 @@
  * Codes: https://learn.microsoft.com/entra/identity-platform/reference-error-codes
  * and RFC 6749 section 5.2 for the OAuth `error` values.
  */
-import { AuthError } from '@azure/msal-node';
+import { AuthError, InteractionRequiredAuthError } from '@azure/msal-node';
 import { SignInRequiredError } from '../core/token.js';
 
 /** OAuth `error` values (RFC 6749 section 5.2, OIDC core 3.1.2.6) that no retry will fix. */
@@ -58,7 +58,10 @@ export function classifyTokenError(error: unknown, account: string): unknown {
   if (!(error instanceof AuthError)) return error;
   const code = findAadstsCode(error.errorMessage) ?? findAadstsCode(error.message);
   const known = code === undefined ? undefined : PERSON_MUST_ACT_AADSTS[code];
-  if (known === undefined && !PERSON_MUST_ACT_ERRORS.has(error.errorCode)) return error;
+  // MSAL's own verdict that only a person can go on (no refresh token in the cache, a
+  // refresh token it knows is expired, interaction_required, consent_required, ...).
+  const interactionRequired = error instanceof InteractionRequiredAuthError;
+  if (known === undefined && !interactionRequired && !PERSON_MUST_ACT_ERRORS.has(error.errorCode)) return error;
   const reason = known ?? `the identity provider refused the request (${error.errorCode})`;
   return new SignInRequiredError(
     `Account "${account}": cannot get a token: ${reason}.${code === undefined ? '' : ` (${code})`}`,

@@ -1,5 +1,24 @@
 /** Sign-in for the relay's accounts: what the daemon imports from src/auth. */
 export { createTokenProvider, type ClosableTokenProvider, type TokenProviderOptions } from './create-token-provider.js';
+export {
+  DelegatedTokenProvider,
+  type DelegatedTokenProviderOptions,
+  type LoginOptions,
+  type LoginPrompt,
+  type LoginResult,
+} from './delegated-token-provider.js';
+export { KEEP_ALIVE_RETRY_DELAYS_MS, KeepAlive, type KeepAliveOptions, type KeepAliveOutcome, type KeepAlivePhase, type KeepAliveTarget } from './keep-alive.js';
+export {
+  defaultSignInState,
+  listSignInStates,
+  readSignInState,
+  readSignInStateSync,
+  SignInStateCorruptError,
+  signInStatePath,
+  writeSignInState,
+  type SignInAccountRef,
+} from './sign-in-state-store.js';
+export { TokenReuse, type TokenReuseOptions } from './token-reuse.js';
 export { ClientCredentialsTokenProvider, MissingClientSecretError, REFRESH_BEFORE_EXPIRY_MS } from './client-credentials-provider.js';
 export { HttpsNetworkClient, type HttpsNetworkClientOptions } from './https-network-client.js';
 export { classifyTokenError, findAadstsCode, PERSON_MUST_ACT_AADSTS } from './entra-errors.js';
