@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { registerConfigCommands } from './config-command.js';
 import { runCommand } from './run-command.js';
+import { registerLoginCommands } from './login-command.js';
 import { registerQueueCommands } from './queue-command.js';
 import { registerSecretCommands } from './secret-command.js';
 import { serve } from './serve-command.js';
@@ -25,6 +26,7 @@ program
 
 registerConfigCommands(program);
 registerQueueCommands(program);
+registerLoginCommands(program);
 registerSecretCommands(program);
 
 await program.parseAsync();

@@ -9,7 +9,7 @@ import { deleteClientSecret, readSecret, storeClientSecret } from '../auth/index
 import { loadConfig } from '../core/config-load.js';
 import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
-import { openConfiguredKeyStore } from '../daemon/token-providers.js';
+import { openConfiguredKeyStore } from '../daemon/sign-in.js';
 import { runCommand } from './run-command.js';
 
 interface SecretOptions {

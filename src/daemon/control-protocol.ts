@@ -17,6 +17,9 @@ export const controlRequestSchema = z.discriminatedUnion('command', [
   z.object({ command: z.literal('account.release'), account: z.string() }),
   // The secret travels only over the owner-only local channel, never on a command line.
   z.object({ command: z.literal('secret.set'), account: z.string(), secret: z.string().min(1) }),
+  // The daemon signs in, so the tokens land in its own key store; the prompt comes back as an event.
+  z.object({ command: z.literal('login'), account: z.string(), mode: z.enum(['browser', 'device-code']) }),
+  z.object({ command: z.literal('logout'), account: z.string() }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 

@@ -15,8 +15,11 @@ import {
   type ControlResponse,
 } from './control-protocol.js';
 
-/** Handles one request; `emit` sends an event line to the client before the final reply. */
-export type ControlHandler = (request: ControlRequest, emit: (event: ControlEvent) => void) => Promise<unknown>;
+/**
+ * Handles one request; `emit` sends an event line to the client before the final reply, and
+ * `signal` aborts when the client goes away (a person pressed Ctrl+C during a login).
+ */
+export type ControlHandler = (request: ControlRequest, emit: (event: ControlEvent) => void, signal: AbortSignal) => Promise<unknown>;
 
 /** Another daemon already serves this data folder. */
 export class AlreadyRunningError extends Error {
@@ -65,6 +68,8 @@ function listenOn(server: Server, endpoint: string): Promise<void> {
 
 function serveOne(socket: Socket, handler: ControlHandler, logger: Logger): void {
   let buffered = '';
+  const gone = new AbortController();
+  socket.on('close', () => gone.abort());
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: string) => {
@@ -76,11 +81,11 @@ function serveOne(socket: Socket, handler: ControlHandler, logger: Logger): void
     const emit = (event: ControlEvent): void => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(event)}\n`);
     };
-    void answer(buffered.slice(0, end), handler, emit, logger).then((response) => socket.end(`${JSON.stringify(response)}\n`));
+    void answer(buffered.slice(0, end), (request) => handler(request, emit, gone.signal), logger).then((response) => socket.end(`${JSON.stringify(response)}\n`));
   });
 }
 
-async function answer(line: string, handler: ControlHandler, emit: (event: ControlEvent) => void, logger: Logger): Promise<ControlResponse> {
+async function answer(line: string, handler: (request: ControlRequest) => Promise<unknown>, logger: Logger): Promise<ControlResponse> {
   let request: ControlRequest;
   try {
     request = controlRequestSchema.parse(JSON.parse(line));
@@ -88,7 +93,7 @@ async function answer(line: string, handler: ControlHandler, emit: (event: Contr
     return { ok: false, version: CONTROL_PROTOCOL_VERSION, error: 'malformed control request' };
   }
   try {
-    return { ok: true, version: CONTROL_PROTOCOL_VERSION, result: await handler(request, emit) };
+    return { ok: true, version: CONTROL_PROTOCOL_VERSION, result: await handler(request) };
   } catch (error) {
     logger.debug({ err: error, command: request.command }, 'control request failed');
     return { ok: false, version: CONTROL_PROTOCOL_VERSION, error: (error as Error).message };

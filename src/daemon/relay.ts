@@ -13,13 +13,14 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
+import { AlertLedger, AlertMonitor } from '../health/index.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
 import { Spool } from '../queue/index.js';
 import { controlEndpoint } from './control-endpoint.js';
-import type { ControlRequest } from './control-protocol.js';
+import type { ControlEvent, ControlRequest } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import { QueueCommands } from './queue-commands.js';
-import { createSignIn, openConfiguredKeyStore, type SignInParts } from './token-providers.js';
+import { openConfiguredKeyStore, SignIn } from './sign-in.js';
 import { buildStatus, type RelayStatus } from './relay-status.js';
 
 export interface RelayOptions {
@@ -41,9 +42,10 @@ export class Relay {
     private readonly parts: {
       readonly control: ControlServer;
       readonly spool: Spool;
-      readonly signIn: SignInParts;
+      readonly signIn: SignIn;
       readonly tokens: ReadonlyMap<string, ClosableTokenProvider>;
       readonly scheduler: DeliveryScheduler;
+      readonly monitor: AlertMonitor;
       readonly inbound: InboundServer;
     },
     private readonly startedAt: number,
@@ -60,9 +62,9 @@ export class Relay {
     const endpoint = controlEndpoint(config.dataDir);
     const control = await ControlServer.listen(
       endpoint,
-      async (request) => {
+      async (request, emit, signal) => {
         if (relay === undefined) throw new Error('the relay is still starting');
-        return relay.handle(request);
+        return relay.handle(request, emit, signal);
       },
       logger,
     );
@@ -72,9 +74,9 @@ export class Relay {
       cleanup.push(() => spool.close());
       logger.info({ queued: report.queued, removedLeftovers: report.removedLeftovers.length, quarantined: report.quarantined.length }, 'spool recovered');
 
-      const signIn = await createSignIn(config, { logger, clock });
+      const signIn = await SignIn.create(config, { logger, clock });
       const tokens = signIn.providers;
-      cleanup.push(() => tokens.forEach((provider) => provider.close()));
+      cleanup.push(() => signIn.stop());
 
       const reportingHost = config.listen.name ?? hostname();
       const scheduler = new DeliveryScheduler({
@@ -94,6 +96,14 @@ export class Relay {
       });
       scheduler.start(records);
       cleanup.push(() => scheduler.stop(0));
+      const monitor = await startAlerts(config, { logger, clock, spool, scheduler, signIn, hostname: reportingHost });
+      cleanup.push(() => monitor.stop());
+      signIn.start({
+        hold: (account, reason) => scheduler.hold(account, reason),
+        release: (account) => scheduler.release(account),
+        // "At once on sign-in required" (and a new login clears what was due).
+        alert: () => void monitor.checkNow(),
+      });
 
       const inbound = await startInbound({
         listen: config.listen,
@@ -103,7 +113,7 @@ export class Relay {
         onAccepted: (record) => scheduler.enqueue(record),
       });
 
-      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, inbound }, startedAt);
+      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, inbound }, startedAt);
       logger.info(
         { smtp: `${inbound.address.host}:${inbound.address.port}`, control: endpoint, accounts: config.accounts.map((a) => a.name) },
         'relay started',
@@ -141,15 +151,20 @@ export class Relay {
     const timeout = this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     this.options.logger.info('relay stopping');
     inbound.stopAccepting();
-    await Promise.all([inbound.close(), scheduler.stop(timeout)]);
+    await Promise.all([inbound.close(), scheduler.stop(timeout), this.parts.monitor.stop()]);
     await spool.close();
-    tokens.forEach((provider) => provider.close());
+    await this.parts.signIn.stop();
     await control.close();
     this.options.logger.info('relay stopped');
   }
 
-  private async handle(request: ControlRequest): Promise<unknown> {
+  private async handle(request: ControlRequest, emit: (event: ControlEvent) => void, signal: AbortSignal): Promise<unknown> {
     switch (request.command) {
+      case 'login':
+        return this.parts.signIn.login(request.account, request.mode, (prompt) => emit({ event: 'prompt', prompt }), signal);
+      case 'logout':
+        await this.parts.signIn.logout(request.account);
+        return { account: request.account, signedOut: true };
       case 'ping':
         return { pid: process.pid };
       case 'status':
@@ -184,6 +199,40 @@ export class Relay {
     if (account === undefined) throw new Error(`No account named "${name}" in the configuration`);
     return account;
   }
+}
+
+/**
+ * Warnings before a sign-in or a client secret lapses: a log line and, for the configured
+ * administrators, a notice spooled like any message (kind 'notice': never bounced) and sent
+ * through an account whose sign-in still works.
+ */
+async function startAlerts(
+  config: Config,
+  parts: { logger: Logger; clock: Clock; spool: Spool; scheduler: DeliveryScheduler; signIn: SignIn; hostname: string },
+): Promise<AlertMonitor> {
+  const ledger = await AlertLedger.open(config.dataDir, parts.clock);
+  if (ledger.setAside !== undefined) parts.logger.warn({ movedTo: ledger.setAside }, 'the record of sent warnings could not be read; it was set aside');
+  const monitor = new AlertMonitor({
+    config,
+    clock: parts.clock,
+    logger: parts.logger,
+    ledger,
+    hostname: parts.hostname,
+    states: () => parts.signIn.states(),
+    sendNotice: async (notice) => {
+      const record = await parts.spool.enqueueBuffer(notice.raw, {
+        kind: 'notice',
+        account: notice.from,
+        client: { address: '127.0.0.1', helo: 'smtp-oauth-relay' },
+        mailFrom: notice.mailFrom,
+        recipients: notice.to,
+      });
+      parts.scheduler.enqueue(record);
+      return record.id;
+    },
+  });
+  monitor.start();
+  return monitor;
 }
 
 function tokenFor(tokens: ReadonlyMap<string, ClosableTokenProvider>, account: string): ClosableTokenProvider {

@@ -62,6 +62,8 @@ export interface ReceivedMessage {
   readonly smtpUtf8: boolean;
   /** Claims of the token the connection authenticated with. */
   readonly claims: JWTPayload;
+  /** The bearer token itself, so tests can check it is stored nowhere in plain text. */
+  readonly token: string;
   /** When it was accepted, by the fake's clock. */
   readonly receivedAt: number;
 }
@@ -83,6 +85,7 @@ export interface MockExchangeOptions {
 interface SessionState {
   mailbox?: string;
   claims?: JWTPayload;
+  token?: string;
 }
 
 /**
@@ -340,6 +343,7 @@ export class MockExchange extends EventEmitter {
     this.authenticated.set(mailbox, active);
     this.maxSeen.set(mailbox, Math.max(this.maxConcurrency(mailbox), active.size));
     state.claims = claims;
+    state.token = auth.accessToken;
     callback(null, { user: mailbox });
   }
 
@@ -411,6 +415,7 @@ export class MockExchange extends EventEmitter {
       bodyType: session.envelope.bodyType ?? '7bit',
       smtpUtf8: session.envelope.smtpUtf8 === true,
       claims: state.claims ?? {},
+      token: state.token ?? '',
       receivedAt,
     };
     this.messages.push(message);

@@ -1,0 +1,104 @@
+/**
+ * `login` and `logout` of a delegated account. With a daemon running, the daemon signs in (so the
+ * tokens land in its key store, whichever OS account it runs as) and this command only shows the
+ * prompt: it opens the browser, or prints the address (--no-browser) or the device code.
+ * Without a daemon, the sign-in runs here, against the same data folder and key store.
+ */
+import type { Command } from 'commander';
+import open from 'open';
+import type { LoginPrompt, LoginResult } from '../auth/index.js';
+import { systemClock } from '../core/clock.js';
+import { loadConfig } from '../core/config-load.js';
+import { silentLogger } from '../core/logger.js';
+import { requestControl } from '../daemon/control-client.js';
+import { controlEndpoint } from '../daemon/control-endpoint.js';
+import type { ControlRequest } from '../daemon/control-protocol.js';
+import { SignIn } from '../daemon/sign-in.js';
+import { runCommand } from './run-command.js';
+
+/** A device code lives 15 minutes; a person may take most of that. */
+const LOGIN_TIMEOUT_MS = 20 * 60_000;
+
+interface LoginOptions {
+  config: string;
+  account: string;
+  deviceCode?: boolean;
+  browser: boolean;
+}
+
+export function registerLoginCommands(program: Command): void {
+  program
+    .command('login')
+    .description('Sign in once as the mailbox of a delegated account; the relay keeps the sign-in alive.')
+    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-a, --account <name>', 'account name from the configuration')
+    .option('--device-code', 'sign in with a code on another device (for a server without a browser)')
+    .option('--no-browser', 'print the sign-in address instead of opening a browser')
+    .action((options: LoginOptions) => runCommand(() => login(options)));
+
+  program
+    .command('logout')
+    .description('Remove the tokens of a delegated account; its mail waits until the next login.')
+    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-a, --account <name>', 'account name from the configuration')
+    .action((options: { config: string; account: string }) =>
+      runCommand(async () => {
+        const request: ControlRequest = { command: 'logout', account: options.account };
+        await viaDaemonOrHere(options.config, request, (signIn) => signIn.logout(options.account));
+        process.stdout.write(`Signed out ${options.account}; its mail waits until "smtp-oauth-relay login --account ${options.account}".\n`);
+      }),
+    );
+}
+
+async function login(options: LoginOptions): Promise<number> {
+  const mode = options.deviceCode === true ? 'device-code' : 'browser';
+  const showPrompt = (prompt: LoginPrompt): Promise<void> => show(prompt, options.browser);
+  const result = (await viaDaemonOrHere(
+    options.config,
+    { command: 'login', account: options.account, mode },
+    (signIn) => signIn.login(options.account, mode, showPrompt),
+    (event) => {
+      if (event.event === 'prompt') void showPrompt(event.prompt as LoginPrompt);
+    },
+  )) as LoginResult;
+  process.stdout.write(`${result.message}\nThe sign-in lasts while the relay refreshes it; without use it would lapse on ${result.refreshTokenExpiresAt}.\n`);
+  return 0;
+}
+
+/** Asks the running daemon, or does the work here when none runs. */
+async function viaDaemonOrHere(
+  configFile: string,
+  request: ControlRequest,
+  here: (signIn: SignIn) => Promise<unknown>,
+  onEvent?: (event: { event: string; [key: string]: unknown }) => void,
+): Promise<unknown> {
+  const { config } = loadConfig(configFile);
+  const reply = await requestControl(controlEndpoint(config.dataDir), request, { timeoutMs: LOGIN_TIMEOUT_MS, ...(onEvent === undefined ? {} : { onEvent }) });
+  if (reply !== undefined) {
+    if (!reply.ok) throw new Error(reply.error);
+    return reply.result;
+  }
+  const signIn = await SignIn.create(config, { logger: silentLogger(), clock: systemClock });
+  try {
+    return await here(signIn);
+  } finally {
+    await signIn.stop();
+  }
+}
+
+async function show(prompt: LoginPrompt, openBrowser: boolean): Promise<void> {
+  if (prompt.kind === 'device-code') {
+    process.stdout.write(`${prompt.message}\n`);
+    return;
+  }
+  if (!openBrowser) {
+    process.stdout.write(`Open this address in a browser on this machine and sign in as the mailbox:\n${prompt.url}\n`);
+    return;
+  }
+  process.stdout.write('Opening your browser to sign in; sign in as the mailbox.\n');
+  try {
+    await open(prompt.url);
+  } catch {
+    process.stdout.write(`The browser did not open. Open this address on this machine:\n${prompt.url}\n`);
+  }
+}
