@@ -8,7 +8,7 @@
  * into SignInRequiredError.
  */
 import { readFileSync } from 'node:fs';
-import { ConfidentialClientApplication, LogLevel, type AuthenticationResult } from '@azure/msal-node';
+import { ConfidentialClientApplication, type AuthenticationResult } from '@azure/msal-node';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, ClientCredentialsAuth, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -16,6 +16,7 @@ import type { AccessToken, TokenProvider } from '../core/token.js';
 import { SignInRequiredError } from '../core/token.js';
 import { classifyErrorBody, classifyTokenError } from './entra-errors.js';
 import { HttpsNetworkClient } from './https-network-client.js';
+import { msalAuthority, msalSystemOptions } from './msal-options.js';
 import { TokenReuse } from './token-reuse.js';
 
 export { REFRESH_BEFORE_EXPIRY_MS } from './token-reuse.js';
@@ -70,29 +71,9 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
         this.lastErrorBody = body;
       },
     });
-    const authorityHost = identity.authorityHost.replace(/\/+$/, '');
     this.createApp = (secret) => new ConfidentialClientApplication({
-      auth: {
-        clientId: account.auth.clientId,
-        clientSecret: secret,
-        authority: `${authorityHost}/${account.auth.tenantId}`,
-        // Trust the configured host as it is: no instance discovery call to login.microsoftonline.com
-        // (which a test tenant or a national cloud would not answer for).
-        knownAuthorities: [new URL(authorityHost).host],
-      },
-      system: {
-        networkClient: this.network,
-        loggerOptions: {
-          // MSAL's own switch: no user names, tokens or secrets in its log messages.
-          piiLoggingEnabled: false,
-          logLevel: LogLevel.Warning,
-          loggerCallback: (level, message, containsPii) => {
-            if (containsPii) return;
-            if (level === LogLevel.Error) this.logger.warn({ msal: message }, 'MSAL reported an error');
-            else this.logger.debug({ msal: message }, 'MSAL');
-          },
-        },
-      },
+      auth: { clientId: account.auth.clientId, clientSecret: secret, ...msalAuthority(identity, account.auth.tenantId) },
+      system: msalSystemOptions(this.network, this.logger),
     });
     if (clientSecret !== undefined) this.app = this.createApp(clientSecret);
   }

@@ -14,7 +14,6 @@
 import { readFileSync } from 'node:fs';
 import {
   AuthError,
-  LogLevel,
   PublicClientApplication,
   type AccountInfo,
   type AuthenticationResult,
@@ -29,6 +28,7 @@ import { SignInRequiredError, type AccessToken } from '../core/token.js';
 import type { ClosableTokenProvider } from './create-token-provider.js';
 import { classifyErrorBody, classifyTokenError } from './entra-errors.js';
 import { HttpsNetworkClient } from './https-network-client.js';
+import { msalAuthority, msalSystemOptions } from './msal-options.js';
 import { readSignInState, readSignInStateSync, SignInStateCorruptError, writeSignInState } from './sign-in-state-store.js';
 import { TokenCacheCorruptError } from './token-cache-plugin.js';
 import { TokenReuse } from './token-reuse.js';
@@ -117,28 +117,10 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
         this.lastErrorBody = body;
       },
     });
-    const authorityHost = identity.authorityHost.replace(/\/+$/, '');
     this.app = new PublicClientApplication({
-      auth: {
-        clientId: account.auth.clientId,
-        authority: `${authorityHost}/${account.auth.tenantId}`,
-        // Trust the configured host as it is: no instance discovery call to login.microsoftonline.com.
-        knownAuthorities: [new URL(authorityHost).host],
-      },
+      auth: { clientId: account.auth.clientId, ...msalAuthority(identity, account.auth.tenantId) },
       cache: { cachePlugin: options.cachePlugin },
-      system: {
-        networkClient: this.network,
-        loggerOptions: {
-          // MSAL's own switch: no user names, tokens or codes in its log messages.
-          piiLoggingEnabled: false,
-          logLevel: LogLevel.Warning,
-          loggerCallback: (level, message, containsPii) => {
-            if (containsPii) return;
-            if (level === LogLevel.Error) this.logger.warn({ msal: message }, 'MSAL reported an error');
-            else this.logger.debug({ msal: message }, 'MSAL');
-          },
-        },
-      },
+      system: msalSystemOptions(this.network, this.logger),
     });
   }
 
