@@ -3,12 +3,12 @@
  * a message cut off before its final dot, and broken configuration files. Whatever a client
  * sends, it gets the reply RFC 5321 asks for and the daemon keeps serving.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MOCK_SEND_AS, startMockTenant, type MockTenant } from '../mock-tenant/index.js';
+import { runProcess, type ProcessResult } from '../support/run-process.js';
 import { SmtpWire } from '../support/smtp-wire.js';
 import { RELAY_CLI, RelayProcess } from '../support/relay-process.js';
 
@@ -16,23 +16,9 @@ const RECIPIENT = 'customer@fabrikam.example';
 /** sysexits.h EX_CONFIG. */
 const EX_CONFIG = 78;
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs the built CLI to its end; killed after 30 s so that a `serve` that wrongly starts cannot hang the test. */
-function cli(args: readonly string[], cwd: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RELAY_CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: readonly string[], cwd: string): Promise<ProcessResult> {
+  return runProcess(process.execPath, [RELAY_CLI, ...args], { cwd, timeoutMs: 30_000 });
 }
 
 function messageText(subject: string, body: string): string {

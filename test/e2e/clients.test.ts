@@ -3,7 +3,6 @@
  * client put on the wire (before dot-stuffing, RFC 5321 4.5.2) must arrive upstream byte for
  * byte, with a valid token. Clients: swaks (Perl) and Python's smtplib, as legacy scripts use.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXCHANGE_APP_AUDIENCE, SEND_AS_APP_ROLE } from '../mock-tenant/identity-provider.js';
 import { MOCK_MAILBOX, MOCK_SEND_AS, MOCK_TENANT_ID, startMockTenant, type MockTenant, type ReceivedMessage } from '../mock-tenant/index.js';
 import { RelayProcess } from '../support/relay-process.js';
+import { runProcess } from '../support/run-process.js';
 import { requireToolUnderCi, systemTool } from '../support/system-tool.js';
 
 const swaks = systemTool('swaks', ['swaks', '--version'], 'apt-get install swaks');
@@ -20,24 +20,7 @@ const python = systemTool('python3', ['python3', '-c', 'import smtplib, email.po
 const CRLF = '\r\n';
 const RECIPIENT = 'customer@fabrikam.example';
 
-interface ProcessResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a program to its end; a non-zero exit is a result, not an exception. */
-function run(program: string, args: readonly string[]): Promise<ProcessResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (program: string, args: readonly string[]) => runProcess(program, args);
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
