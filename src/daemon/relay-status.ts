@@ -11,6 +11,8 @@ export interface RelayStatus {
   readonly uptimeSeconds: number;
   readonly smtp: { readonly host: string; readonly port: number };
   readonly delivery: DeliverySnapshot;
+  /** Standing warnings, e.g. a key kept in a file instead of the OS keychain. */
+  readonly warnings: readonly string[];
 }
 
 export function buildStatus(input: {
@@ -19,6 +21,7 @@ export function buildStatus(input: {
   now: number;
   smtp: { host: string; port: number };
   delivery: DeliverySnapshot;
+  warnings: readonly string[];
 }): RelayStatus {
   return {
     version: input.version,
@@ -27,5 +30,6 @@ export function buildStatus(input: {
     uptimeSeconds: Math.round((input.now - input.startedAt) / 1000),
     smtp: input.smtp,
     delivery: input.delivery,
+    warnings: input.warnings,
   };
 }

@@ -137,6 +137,7 @@ export class Relay {
       now: clock.now(),
       smtp: this.smtpAddress,
       delivery: this.parts.scheduler.snapshot(),
+      warnings: this.parts.signIn.warnings,
     });
   }
 
