@@ -12,19 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keychainEntryName } from '../../src/auth/index.js';
-import { requireToolUnderCi, systemTool } from '../support/system-tool.js';
+import { missingSecretServiceTool, secretServiceEnv, WITH_SECRET_SERVICE } from '../support/secret-service.js';
+import { requireToolUnderCi } from '../support/system-tool.js';
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL('./keychain-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const INSTALL = 'apt-get install gnome-keyring libsecret-tools dbus';
-
-const tools = [
-  systemTool('dbus-run-session', ['dbus-run-session', '--version'], INSTALL),
-  systemTool('gnome-keyring-daemon', ['gnome-keyring-daemon', '--version'], INSTALL),
-  systemTool('secret-tool', ['sh', '-c', 'command -v secret-tool'], INSTALL),
-];
-const missing = tools.find((tool) => !tool.available);
+const missing = missingSecretServiceTool;
 
 let home: string;
 
@@ -38,12 +32,7 @@ afterEach(async () => {
 });
 
 /** The child's environment: a private home, and no session bus unless dbus-run-session adds one. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'share'), XDG_RUNTIME_DIR: join(home, 'runtime'), XDG_CONFIG_HOME: join(home, 'config') };
-  delete env.DBUS_SESSION_BUS_ADDRESS;
-  delete env.DISPLAY;
-  return env;
-}
+const childEnv = (): NodeJS.ProcessEnv => secretServiceEnv(home);
 
 const nodeChild = (mode: string, ...args: string[]) => [process.execPath, '--import', 'tsx', CHILD, mode, ...args];
 
@@ -54,10 +43,8 @@ async function runChild(command: string[]): Promise<Record<string, unknown>> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-/** Inside a DBus session with an unlocked gnome-keyring: exactly how .ci/run and M365.md start one. */
-function withSecretService(command: string[]): string[] {
-  return ['dbus-run-session', '--', 'bash', '-c', 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec "$@"', 'bash', ...command];
-}
+/** Inside a DBus session with an unlocked gnome-keyring: exactly how M365.md starts one. */
+const withSecretService = (command: string[]): string[] => [...WITH_SECRET_SERVICE, ...command];
 
 describe('keychain key store on a real Secret Service', () => {
   if (missing !== undefined) {

@@ -193,6 +193,11 @@ export class DelegatedGrants {
     this.deviceSettings = { ...this.deviceSettings, ...settings };
   }
 
+  /** User codes handed out and not yet approved, declined or expired: what a person would be reading now. */
+  pendingDeviceCodes(): string[] {
+    return [...this.deviceCodes.values()].filter((record) => record.state === 'pending').map((record) => record.userCode);
+  }
+
   /** What a person does on the verification page: approves as `user` (the signed-in user by default). */
   approveDeviceCode(userCode: string, user = this.currentUser): void {
     const record = this.pendingDeviceCode(userCode);

@@ -210,6 +210,10 @@ export class MockIdentityProvider {
   }
 
   /** Approves a pending device code as `user` (the signed-in user by default). */
+  pendingDeviceCodes(): string[] {
+    return this.delegated.pendingDeviceCodes();
+  }
+
   approveDeviceCode(userCode: string, user?: string): void {
     this.delegated.approveDeviceCode(userCode, user);
   }
