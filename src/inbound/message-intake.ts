@@ -37,6 +37,10 @@ export async function receiveMessage(
   deps: IntakeDependencies,
 ): Promise<string> {
   const headers = new HeaderCollector();
+  // The only errors on the tap are the ones destroyed into it below (client gone, too big), and
+  // they are reported through clientGone and sizeExceeded. Whatever the sink does, an 'error'
+  // nobody listens to must never take the relay down.
+  headers.on('error', () => undefined);
   let clientGone: Error | undefined;
   // smtp-server destroys the stream when the client disconnects before the final dot:
   // pass that on so the sink stops and removes what it wrote.

@@ -39,16 +39,27 @@ export interface WrittenMessage {
  * On rejection (or a rejected `synced`) the caller removes `path`.
  */
 export async function writeMessageFile(source: MessageSource, path: string): Promise<WrittenMessage> {
+  // Listen from the first moment: the client may go away while the file is being opened, and
+  // an 'error' nobody listens to would take the whole relay down with it.
+  let earlyError: unknown;
+  const onEarlyError = (error: unknown): void => {
+    earlyError ??= error;
+  };
+  source.on('error', onEarlyError);
   let handle: FileHandle;
   try {
     handle = await open(path, 'w', PRIVATE_FILE_MODE);
   } catch (error) {
+    source.removeListener('error', onEarlyError);
     drain(source);
     throw error;
   }
   let size: number;
   try {
-    size = await pump(source, handle);
+    size = await pump(source, handle, () => {
+      source.removeListener('error', onEarlyError);
+      return earlyError;
+    });
   } catch (error) {
     // close() waits for a write still in flight (FileHandle.close in the Node docs).
     await handle.close().catch(() => undefined);
@@ -59,7 +70,8 @@ export async function writeMessageFile(source: MessageSource, path: string): Pro
   return { size, synced };
 }
 
-function pump(source: MessageSource, handle: FileHandle): Promise<number> {
+/** `takeEarlyError` hands over (and stops recording) an error the input had before pumping began. */
+function pump(source: MessageSource, handle: FileHandle, takeEarlyError: () => unknown): Promise<number> {
   let written = 0;
   const sink = new Writable({
     // Backpressure keeps at most this much (plus the source's own buffer) in memory.
@@ -75,8 +87,9 @@ function pump(source: MessageSource, handle: FileHandle): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     // The client may have gone while the file was being opened: its 'close' has then been
     // emitted already and would never reach the listeners below.
-    if (isDestroyed(source)) {
-      reject(new MessageSourceError(new Error('The input stream was closed before it could be read')));
+    const earlyError = takeEarlyError();
+    if (isDestroyed(source) || earlyError !== undefined) {
+      reject(new MessageSourceError(earlyError ?? new Error('The input stream was closed before it could be read')));
       return;
     }
     let sourceEnded = false;

@@ -164,6 +164,16 @@ describe('receive when the input breaks', () => {
     expect(await readdir(spoolDir('tmp'))).toEqual([]);
   });
 
+  it('rejects, and nothing crashes, when the client is gone with an error before the file is even open', async () => {
+    // What the inbound does when smtp-server reports a dropped connection: destroy with the error.
+    // Nobody else listens yet, so an unobserved 'error' would take the whole process down.
+    const input = new PassThrough();
+    const received = spool.receive(input);
+    input.destroy(new Error('Connection closed before the message was received in full'));
+    await expect(received).rejects.toMatchObject({ responseCode: 451, enhancedCode: '4.4.2' });
+    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+  });
+
   async function tmpFile(): Promise<string> {
     const [name] = await readdir(spoolDir('tmp'));
     return spoolDir('tmp', name ?? 'none');
