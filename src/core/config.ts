@@ -194,6 +194,14 @@ const alertsSchema = z
   })
   .describe('Warnings for the administrator.');
 
+const healthSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Serve /healthz, /status and /metrics (Prometheus) over HTTP.'),
+    host: z.string().default('127.0.0.1').describe('Address of the health endpoint; keep it on loopback.'),
+    port: z.number().int().min(0).max(65535).default(9465).describe('Port of the health endpoint (0 picks a free port, for tests).'),
+  })
+  .describe('Health endpoint and metrics for monitoring tools (off by default).');
+
 const logSchema = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -218,6 +226,7 @@ const configObject = z.strictObject({
     delivery: deliverySchema.prefault({}),
     secrets: secretsSchema.prefault({}),
     alerts: alertsSchema.prefault({}),
+    health: healthSchema.prefault({}),
     log: logSchema.prefault({}),
   });
 
