@@ -34,6 +34,7 @@ console.log(`mock tenant running
   SMTP submission    ${tenant.upstream.host}:${tenant.upstream.port}  (STARTTLS, AUTH XOAUTH2)
   CA certificate     ${tenant.caFile}
   app registration   clientId ${tenant.clientId}, clientSecret ${tenant.clientSecret} (mock values)
+  public client      clientId ${tenant.publicClientId} (delegated sign-in: login --device-code or --no-browser)
   mailbox            ${MOCK_MAILBOX} (may send as ${MOCK_SEND_AS})
 
 Run the relay against it with the example configuration, as is:
