@@ -2,6 +2,7 @@
  * What `status` reports about a running relay. A fuller, versioned status model with
  * monitoring exit codes belongs to the health issue; this is its first shape.
  */
+import type { KeepAlivePhase } from '../auth/index.js';
 import type { DeliverySnapshot } from '../delivery/index.js';
 
 export interface RelayStatus {
@@ -13,6 +14,13 @@ export interface RelayStatus {
   readonly delivery: DeliverySnapshot;
   /** Standing warnings, e.g. a key kept in a file instead of the OS keychain. */
   readonly warnings: readonly string[];
+  /** The keep-alive schedule of each delegated account (SignIn.keepAliveInfo()). */
+  readonly signIn: readonly SignInInfo[];
+}
+
+export interface SignInInfo {
+  readonly account: string;
+  readonly keepAlive: { readonly phase: KeepAlivePhase; readonly nextRunAt?: string | undefined };
 }
 
 export function buildStatus(input: {
@@ -22,6 +30,7 @@ export function buildStatus(input: {
   smtp: { host: string; port: number };
   delivery: DeliverySnapshot;
   warnings: readonly string[];
+  signIn?: readonly SignInInfo[];
 }): RelayStatus {
   return {
     version: input.version,
@@ -31,5 +40,6 @@ export function buildStatus(input: {
     smtp: input.smtp,
     delivery: input.delivery,
     warnings: input.warnings,
+    signIn: input.signIn ?? [],
   };
 }

@@ -16,11 +16,13 @@ import {
   type KeyStore,
   type LoginPrompt,
   type LoginResult,
+  type TokenRequestObserver,
 } from '../auth/index.js';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { RefreshFailure, SignInState } from '../core/sign-in-state.js';
+import type { SignInInfo } from './relay-status.js';
 
 /** What sign-in needs from the rest of the daemon, bound once the scheduler and alerts exist. */
 export interface SignInHooks {
@@ -56,7 +58,7 @@ export class SignIn {
     private readonly clock: Clock,
   ) {}
 
-  static async create(config: Config, options: { logger: Logger; clock: Clock }): Promise<SignIn> {
+  static async create(config: Config, options: { logger: Logger; clock: Clock; onTokenRequest?: TokenRequestObserver }): Promise<SignIn> {
     const keyStore = config.accounts.some(needsKeyStore) ? await openConfiguredKeyStore(config) : undefined;
     const warning = keyStore === undefined ? undefined : keyStoreWarning(keyStore);
     if (warning !== undefined) options.logger.warn({ keyStore: keyStore?.description }, warning);
@@ -74,6 +76,7 @@ export class SignIn {
           ...(keyStore === undefined ? {} : { keyStore }),
           ...(sealedSecret ? { clientSecretSource: storedClientSecretSource(keyStore, config.dataDir, account.name, options.clock) } : {}),
           onSignInRequired: (name, failure) => signIn?.signInRequired(name, failure),
+          ...(options.onTokenRequest === undefined ? {} : { onTokenRequest: options.onTokenRequest }),
         }),
       );
     }
@@ -110,6 +113,14 @@ export class SignIn {
     await this.delegated(name).logout();
     this.logger.info({ account: name }, 'signed out; tokens removed');
     this.hooks?.hold(name, 'signed out: sign in with smtp-oauth-relay login');
+  }
+
+  /** When each delegated account's keep-alive runs next (for `status`). */
+  keepAliveInfo(): SignInInfo[] {
+    return [...this.keepAlives.entries()].map(([account, keepAlive]) => {
+      const next = keepAlive.nextRunAt;
+      return { account, keepAlive: { phase: keepAlive.phase, ...(next === undefined ? {} : { nextRunAt: new Date(next).toISOString() }) } };
+    });
   }
 
   /** The recorded sign-in state of every account (app-only accounts: what their provider knows). */

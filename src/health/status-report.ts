@@ -1,0 +1,422 @@
+/**
+ * The `status` report: one answer to "will mail keep flowing, and if not, what do I do?", for
+ * people (text) and monitoring tools (JSON with a versioned schema, and an exit code).
+ * Pure: the collector (src/daemon/status-collector.ts) does the I/O and passes what it found.
+ *
+ * Exit codes follow the Nagios plugin convention that PRTG, Zabbix and most RMM agents also read
+ * (Nagios Plugin Development Guidelines, "Plugin Return Codes"): 0 OK, 1 WARNING, 2 CRITICAL,
+ * 3 UNKNOWN.
+ *
+ * Rules, in the order they are applied:
+ * Account state
+ *  - `sign-in-required`: its recorded sign-in state says so (invalid_grant, AADSTS70008, ...), a
+ *    delegated account never signed in, or the running daemon holds its queue (e.g. 535 5.7.139:
+ *    SMTP AUTH disabled). Nothing is sent for it until a person acts.
+ *  - `critical`: the predicted refresh-token window (90 days, M365.md) or the client secret
+ *    (`clientSecretExpiresOn`) has expired: the next token request will fail.
+ *  - `warning`: days left <= the largest `alerts.thresholdsDays` (14 by default), Exchange
+ *    throttles it, or a delegated sign-in is not the account's mailbox.
+ *  - else `ok`.
+ * Queue
+ *  - waiting: queued records never tried (attempts 0); deferred: tried at least once;
+ *  - held: queued records of accounts that are held or sign-in-required (also counted above);
+ *  - failed: records in spool/failed; oldest age: from the oldest queued record's receivedAt.
+ * Overall
+ *  - `unknown` (3): the daemon does not answer AND nothing could be read from disk;
+ *  - `critical` (2): the daemon is down (mail is not flowing), an account is sign-in-required or
+ *    critical, or a deferred message is older than one hour;
+ *  - `warning` (1): an account warning, a standing warning (e.g. a key kept in a file), or
+ *    messages in spool/failed;
+ *  - else `ok` (0).
+ */
+import { z } from 'zod';
+import type { AccountConfig } from '../core/config.js';
+import type { QueueRecord } from '../core/queue-record.js';
+import type { SignInState } from '../core/sign-in-state.js';
+
+export const STATUS_SCHEMA_VERSION = 1;
+
+const DAY_MS = 24 * 3600_000;
+/** A message deferred for longer than this means mail is not flowing (the issue's "older than an hour"). */
+export const STALE_DEFERRED_MS = 3600_000;
+
+const isoTime = z.string().describe('ISO 8601 time (UTC).');
+const level = z.enum(['ok', 'warning', 'critical', 'unknown']);
+
+const accountReportSchema = z.object({
+  name: z.string(),
+  method: z.enum(['client-credentials', 'delegated']),
+  mailbox: z.string(),
+  state: z.enum(['ok', 'warning', 'critical', 'sign-in-required']),
+  signedInAs: z.string().optional().describe('Delegated: the user who signed in.'),
+  mailboxMatches: z.boolean().optional().describe('Delegated: whether that user is the mailbox.'),
+  accessTokenExpiresAt: isoTime.optional(),
+  lastRefreshAt: isoTime.optional().describe('Last successful token request.'),
+  refreshTokenExpiresAt: isoTime.optional().describe('Delegated: predicted end of the 90-day refresh window.'),
+  refreshTokenDaysLeft: z.number().int().optional().describe('Days until refreshTokenExpiresAt, rounded up (0 or negative once passed).'),
+  clientSecretExpiresOn: z.string().optional().describe('App-only: the secret expiry date from the configuration (YYYY-MM-DD).'),
+  clientSecretDaysLeft: z.number().int().optional(),
+  keepAlive: z
+    .object({ everyHours: z.number(), nextRunAt: isoTime.optional() })
+    .optional()
+    .describe('Delegated: the refresh that keeps the 90-day window sliding.'),
+  delivery: z
+    .object({ state: z.enum(['active', 'throttled', 'held']), reason: z.string().optional(), since: isoTime.optional() })
+    .optional()
+    .describe('What the running daemon does for this account (absent when it is down).'),
+  lastDelivery: z.object({ at: isoTime, id: z.string() }).optional(),
+  lastError: z.object({ at: isoTime, text: z.string(), meaning: z.string() }).optional(),
+});
+export type AccountReport = z.infer<typeof accountReportSchema>;
+
+const problemSchema = z.object({
+  level: z.enum(['warning', 'critical']),
+  account: z.string().optional(),
+  text: z.string(),
+  nextStep: z.string().optional(),
+});
+export type StatusProblem = z.infer<typeof problemSchema>;
+
+export const statusReportSchema = z
+  .object({
+    schemaVersion: z.literal(STATUS_SCHEMA_VERSION),
+    generatedAt: isoTime,
+    status: level,
+    exitCode: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).describe('0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios convention).'),
+    summary: z.string().describe('One line for people, e.g. "OK: relay running, 1 account ok, queue empty".'),
+    daemon: z.object({
+      running: z.boolean(),
+      version: z.string().optional(),
+      pid: z.number().int().optional(),
+      startedAt: isoTime.optional(),
+      uptimeSeconds: z.number().int().optional(),
+      listening: z.object({ host: z.string(), port: z.number().int() }).optional(),
+    }),
+    accounts: z.array(accountReportSchema),
+    queue: z.object({
+      waiting: z.number().int().nonnegative(),
+      deferred: z.number().int().nonnegative(),
+      held: z.number().int().nonnegative(),
+      failed: z.number().int().nonnegative(),
+      oldestAgeSeconds: z.number().int().nonnegative().optional(),
+    }),
+    warnings: z.array(z.string()).describe('Standing warnings of the daemon, e.g. a key kept in a file.'),
+    problems: z.array(problemSchema).describe('What is wrong, worst first, each with the next step.'),
+  })
+  .describe('smtp-oauth-relay status --json');
+export type StatusReport = z.infer<typeof statusReportSchema>;
+export type StatusLevel = StatusReport['status'];
+
+/** The JSON Schema committed as status.schema.json. */
+export function statusJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(statusReportSchema, { io: 'output' });
+}
+
+/** What the report needs of the running daemon: RelayStatus (src/daemon) satisfies it. */
+export interface LiveStatus {
+  readonly version: string;
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly smtp: { readonly host: string; readonly port: number };
+  readonly delivery: {
+    readonly accounts: ReadonlyArray<{
+      readonly account: string;
+      readonly state: 'active' | 'throttled' | 'held';
+      readonly reason?: string | undefined;
+      readonly since?: string | undefined;
+      readonly lastDelivery?: { readonly at: string; readonly id: string } | undefined;
+      readonly lastError?: { readonly at: string; readonly text: string } | undefined;
+    }>;
+  };
+  readonly warnings: readonly string[];
+  /** Keep-alive schedule per delegated account (absent from daemons that predate it). */
+  readonly signIn?: ReadonlyArray<{ readonly account: string; readonly keepAlive: { readonly phase: string; readonly nextRunAt?: string | undefined } }> | undefined;
+}
+
+export type StatusAccount = Pick<AccountConfig, 'name' | 'mailbox' | 'auth'>;
+
+export interface StatusReportInput {
+  readonly now: number;
+  readonly config: {
+    readonly accounts: readonly StatusAccount[];
+    readonly alerts: { readonly thresholdsDays: readonly number[] };
+  };
+  /** The daemon's own status; undefined when it does not run (or did not answer). */
+  readonly daemon?: LiveStatus | undefined;
+  /** Why the daemon could not be asked, when it is not simply stopped (e.g. it did not answer in time). */
+  readonly daemonError?: string | undefined;
+  /** Recorded sign-in states; undefined when they could not be read. */
+  readonly signInStates?: readonly SignInState[] | undefined;
+  /** Records in spool/queue and spool/failed; undefined when they could not be read. */
+  readonly queued?: readonly QueueRecord[] | undefined;
+  readonly failed?: readonly QueueRecord[] | undefined;
+  /** Why the state on disk could not be read (e.g. the data folder is missing). */
+  readonly diskError?: string | undefined;
+  /** One sentence for an upstream reply or error text; the collector passes the delivery table's. */
+  readonly meaningOf?: ((text: string) => string) | undefined;
+}
+
+const EXIT_CODES = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
+
+export function buildStatusReport(input: StatusReportInput): StatusReport {
+  const generatedAt = new Date(input.now).toISOString();
+  const nothingReadable = input.daemon === undefined && input.signInStates === undefined && input.queued === undefined && input.failed === undefined;
+  if (nothingReadable) return unknownReport(generatedAt, input);
+
+  const problems: StatusProblem[] = [];
+  if (input.daemon === undefined) problems.push(daemonDownProblem(input.daemonError));
+  if (input.diskError !== undefined) problems.push({ level: 'warning', text: `Part of the state on disk cannot be read: ${input.diskError}` });
+
+  const accounts = input.config.accounts.map((account) => reportAccount(account, input, problems));
+  const queue = reportQueue(input, accounts, problems);
+  const warnings = [...(input.daemon?.warnings ?? [])];
+  for (const warning of warnings) problems.push({ level: 'warning', text: warning });
+
+  // Worst first, so the first line and the first problem say what matters most.
+  problems.sort((a, b) => rank(b.level) - rank(a.level));
+  const status: StatusLevel = problems.some((p) => p.level === 'critical') ? 'critical' : problems.length > 0 ? 'warning' : 'ok';
+  return {
+    schemaVersion: STATUS_SCHEMA_VERSION,
+    generatedAt,
+    status,
+    exitCode: EXIT_CODES[status],
+    summary: summarize(status, input.daemon, accounts, queue, problems),
+    daemon: reportDaemon(input.daemon),
+    accounts,
+    queue,
+    warnings,
+    problems,
+  };
+}
+
+function unknownReport(generatedAt: string, input: StatusReportInput): StatusReport {
+  const reason = input.diskError ?? 'nothing could be read';
+  const problem: StatusProblem = {
+    level: 'critical',
+    text: `The relay is not running and its state cannot be read: ${reason}.${input.daemonError === undefined ? '' : ` (${input.daemonError})`}`,
+    nextStep: 'check that --config names the relay\'s configuration and that dataDir exists and is readable by this user, then start the relay',
+  };
+  return {
+    schemaVersion: STATUS_SCHEMA_VERSION,
+    generatedAt,
+    status: 'unknown',
+    exitCode: EXIT_CODES.unknown,
+    summary: `UNKNOWN: no relay answers and no state can be read: ${reason}`,
+    daemon: { running: false },
+    accounts: [],
+    queue: { waiting: 0, deferred: 0, held: 0, failed: 0 },
+    warnings: [],
+    problems: [problem],
+  };
+}
+
+function daemonDownProblem(daemonError: string | undefined): StatusProblem {
+  return {
+    level: 'critical',
+    text:
+      daemonError === undefined
+        ? 'The relay is not running: nothing accepts or delivers mail.'
+        : `The relay does not answer on its control channel: ${daemonError}`,
+    nextStep: 'start the relay service (it runs `smtp-oauth-relay serve --config FILE`) and read its log',
+  };
+}
+
+function reportDaemon(daemon: LiveStatus | undefined): StatusReport['daemon'] {
+  if (daemon === undefined) return { running: false };
+  return {
+    running: true,
+    version: daemon.version,
+    pid: daemon.pid,
+    startedAt: daemon.startedAt,
+    uptimeSeconds: Math.max(0, Math.round(daemon.uptimeSeconds)),
+    listening: { host: daemon.smtp.host, port: daemon.smtp.port },
+  };
+}
+
+function reportAccount(account: StatusAccount, input: StatusReportInput, problems: StatusProblem[]): AccountReport {
+  const { now } = input;
+  const state = input.signInStates?.find((candidate) => candidate.account === account.name);
+  const live = input.daemon?.delivery.accounts.find((candidate) => candidate.account === account.name);
+  const keepAlive = input.daemon?.signIn?.find((candidate) => candidate.account === account.name)?.keepAlive;
+  const auth = account.auth;
+
+  const refreshExpiresAt = auth.method === 'delegated' ? parseTime(state?.refreshTokenExpiresAt) : undefined;
+  const secretExpiresAt = auth.method === 'client-credentials' && auth.clientSecretExpiresOn !== undefined
+    // A date only: count from its start (UTC), as the alerts do, so we warn early rather than late.
+    ? parseTime(`${auth.clientSecretExpiresOn}T00:00:00Z`)
+    : undefined;
+  const maxThresholdDays = Math.max(0, ...input.config.alerts.thresholdsDays);
+
+  const found: StatusProblem[] = [];
+  const signInStep = auth.method === 'delegated'
+    ? `run \`smtp-oauth-relay login --account ${account.name}\``
+    : `fix the app registration named in the reason, then \`smtp-oauth-relay secret set --account ${account.name}\` if the secret changed`;
+
+  // sign-in-required: a person must act before anything is sent.
+  const neverSignedIn = state?.status === 'never-signed-in' && auth.method === 'delegated';
+  if (neverSignedIn) {
+    found.push({ level: 'critical', account: account.name, text: `${account.name}: has never signed in; its mail is held.`, nextStep: signInStep });
+  } else if (state?.status === 'sign-in-required') {
+    const failure = state.lastRefreshError;
+    const why = failure === undefined ? '' : ` (${failure.aadsts ?? failure.error}: ${failure.message})`;
+    found.push({ level: 'critical', account: account.name, text: `${account.name}: sign-in required${why}; its mail is held.`, nextStep: signInStep });
+  } else if (live?.state === 'held') {
+    found.push({ level: 'critical', account: account.name, text: `${account.name}: delivery is held: ${live.reason ?? 'the relay cannot sign in'}.`, nextStep: heldStep(account, live.reason) });
+  }
+  const signInRequired = found.length > 0;
+
+  if (refreshExpiresAt !== undefined && !signInRequired) {
+    found.push(...expiryProblem(account.name, 'sign-in (refresh-token window)', refreshExpiresAt, now, maxThresholdDays, `run \`smtp-oauth-relay login --account ${account.name}\` and check why the keep-alive refresh fails`));
+  }
+  if (secretExpiresAt !== undefined) {
+    found.push(
+      ...expiryProblem(
+        account.name,
+        'client secret',
+        secretExpiresAt,
+        now,
+        maxThresholdDays,
+        `create a new client secret in Entra, store it with \`smtp-oauth-relay secret set --account ${account.name}\` and update clientSecretExpiresOn`,
+      ),
+    );
+  }
+  if (live?.state === 'throttled') {
+    found.push({
+      level: 'warning',
+      account: account.name,
+      text: `${account.name}: Exchange is throttling this mailbox: ${live.reason ?? 'delivery is paused'}.`,
+      nextStep: 'nothing at once: the relay slows down by itself; if it lasts, look for other programs sending as this mailbox',
+    });
+  }
+  if (auth.method === 'delegated' && state?.mailboxMatches === false) {
+    found.push({
+      level: 'warning',
+      account: account.name,
+      text: `${account.name}: signed in as ${state.signedInAs ?? 'another user'}, not as the mailbox ${account.mailbox}; Exchange may refuse to send as it.`,
+      nextStep: `run \`smtp-oauth-relay login --account ${account.name}\` and sign in as ${account.mailbox}`,
+    });
+  }
+  problems.push(...found);
+
+  return {
+    name: account.name,
+    method: auth.method,
+    mailbox: account.mailbox,
+    state: accountState(signInRequired, found),
+    ...defined('signedInAs', state?.signedInAs),
+    ...defined('mailboxMatches', state?.mailboxMatches),
+    ...defined('accessTokenExpiresAt', state?.accessTokenExpiresAt),
+    ...defined('lastRefreshAt', state?.lastRefreshAt),
+    ...(refreshExpiresAt === undefined ? {} : { refreshTokenExpiresAt: new Date(refreshExpiresAt).toISOString(), refreshTokenDaysLeft: daysLeft(refreshExpiresAt, now) }),
+    ...(auth.method === 'client-credentials' && auth.clientSecretExpiresOn !== undefined ? { clientSecretExpiresOn: auth.clientSecretExpiresOn } : {}),
+    ...(secretExpiresAt === undefined ? {} : { clientSecretDaysLeft: daysLeft(secretExpiresAt, now) }),
+    ...(auth.method === 'delegated' ? { keepAlive: { everyHours: auth.keepAliveHours, ...defined('nextRunAt', keepAlive?.nextRunAt) } } : {}),
+    ...(live === undefined ? {} : { delivery: { state: live.state, ...defined('reason', live.reason), ...defined('since', live.since) } }),
+    ...(live?.lastDelivery === undefined ? {} : { lastDelivery: { at: live.lastDelivery.at, id: live.lastDelivery.id } }),
+    ...(live?.lastError === undefined ? {} : { lastError: { at: live.lastError.at, text: live.lastError.text, meaning: meaning(input, live.lastError.text) } }),
+  };
+}
+
+function heldStep(account: StatusAccount, reason: string | undefined): string {
+  // The reason carries the delivery table's sentence (e.g. 5.7.139: SMTP AUTH disabled for the mailbox).
+  if (account.auth.method === 'delegated') return `run \`smtp-oauth-relay login --account ${account.name}\`; if the reason names a tenant setting, fix that first`;
+  return `fix what the reason names (${reason === undefined ? 'the app registration or the mailbox settings' : 'see the reason'}); \`smtp-oauth-relay doctor --account ${account.name}\` shows the exact step`;
+}
+
+function expiryProblem(account: string, what: string, expiresAt: number, now: number, maxThresholdDays: number, nextStep: string): StatusProblem[] {
+  const left = expiresAt - now;
+  const day = new Date(expiresAt).toISOString().slice(0, 10);
+  if (left <= 0) return [{ level: 'critical', account, text: `${account}: the ${what} expired on ${day}; token requests fail.`, nextStep }];
+  if (left > maxThresholdDays * DAY_MS) return [];
+  const days = daysLeft(expiresAt, now);
+  return [{ level: 'warning', account, text: `${account}: the ${what} expires in ${days} day${days === 1 ? '' : 's'} (${day}).`, nextStep }];
+}
+
+function accountState(signInRequired: boolean, found: readonly StatusProblem[]): AccountReport['state'] {
+  if (signInRequired) return 'sign-in-required';
+  if (found.some((p) => p.level === 'critical')) return 'critical';
+  if (found.length > 0) return 'warning';
+  return 'ok';
+}
+
+function reportQueue(input: StatusReportInput, accounts: readonly AccountReport[], problems: StatusProblem[]): StatusReport['queue'] {
+  const queued = input.queued ?? [];
+  const failed = input.failed ?? [];
+  const heldAccounts = new Set(accounts.filter((a) => a.state === 'sign-in-required' || a.delivery?.state === 'held').map((a) => a.name));
+  const deferred = queued.filter((record) => record.attempts > 0);
+  const oldest = Math.min(...queued.map((record) => parseTime(record.receivedAt) ?? input.now));
+
+  const stale = deferred.filter((record) => input.now - (parseTime(record.receivedAt) ?? input.now) > STALE_DEFERRED_MS);
+  if (stale.length > 0) {
+    const first = stale[0];
+    const last = first?.lastReply?.text;
+    problems.push({
+      level: 'critical',
+      text: `${stale.length} message${stale.length === 1 ? ' has' : 's have'} waited more than an hour after failed attempts${last === undefined ? '' : `; last reply: ${oneLine(last)}`}.`,
+      nextStep: '`smtp-oauth-relay queue list` shows them; `smtp-oauth-relay doctor` checks the path to Microsoft 365',
+    });
+  }
+  if (failed.length > 0) {
+    problems.push({
+      level: 'warning',
+      text: `${failed.length} message${failed.length === 1 ? ' is' : 's are'} in spool/failed (refused for good; their senders got a bounce).`,
+      nextStep: '`smtp-oauth-relay queue list --failed`, then `queue retry ID` after fixing the cause, or `queue delete ID`',
+    });
+  }
+  return {
+    waiting: queued.length - deferred.length,
+    deferred: deferred.length,
+    held: queued.filter((record) => heldAccounts.has(record.account)).length,
+    failed: failed.length,
+    ...(queued.length === 0 ? {} : { oldestAgeSeconds: Math.max(0, Math.floor((input.now - oldest) / 1000)) }),
+  };
+}
+
+function summarize(status: StatusLevel, daemon: LiveStatus | undefined, accounts: readonly AccountReport[], queue: StatusReport['queue'], problems: readonly StatusProblem[]): string {
+  const head = status.toUpperCase();
+  const first = problems[0];
+  if (first !== undefined) {
+    const more = problems.length > 1 ? ` (+${problems.length - 1} more)` : '';
+    return `${head}: ${first.text}${more}`;
+  }
+  const ok = accounts.filter((a) => a.state === 'ok').length;
+  const waiting = queue.waiting + queue.deferred;
+  const running = daemon === undefined ? 'relay not running' : `relay ${daemon.version} running`;
+  return `${head}: ${running}, ${ok} of ${accounts.length} account${accounts.length === 1 ? '' : 's'} ok, ${waiting === 0 ? 'queue empty' : `${waiting} queued`}`;
+}
+
+function meaning(input: StatusReportInput, text: string): string {
+  const found = input.meaningOf?.(text);
+  return found ?? firstSentence(text);
+}
+
+function firstSentence(text: string): string {
+  const line = oneLine(text);
+  const end = line.search(/\.(\s|$)/);
+  return end === -1 ? line : line.slice(0, end + 1);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** Rounded up, as the expiry alerts word it ("expires in 5 days" for 4.5). */
+function daysLeft(expiresAt: number, now: number): number {
+  return Math.ceil((expiresAt - now) / DAY_MS);
+}
+
+function rank(problemLevel: StatusProblem['level']): number {
+  return problemLevel === 'critical' ? 2 : 1;
+}
+
+function parseTime(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? undefined : time;
+}
+
+/** `{ key: value }` when value is defined: the report never carries explicit undefineds. */
+function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
