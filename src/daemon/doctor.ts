@@ -1,0 +1,350 @@
+/**
+ * `doctor`: the checks a support engineer would run, each a PASS, WARN or FAIL with a one-line
+ * finding and, on failure, the administrator's next step from src/health/fixes.ts.
+ *
+ * Order: config, ports, key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders.
+ * The upstream's TLS is one check for all accounts (they share upstream.host).
+ *
+ * When a daemon runs: app-only accounts are checked live (a client-credentials token is
+ * stateless, getting one changes nothing). Delegated accounts are NOT refreshed here: a refresh
+ * rotates the refresh token (M365.md "they replace themselves on every use"), and the running
+ * daemon still holds the old one in memory, so a doctor run could break the sign-in it checks.
+ * Their token check reads the state the daemon recorded, and `send-test` proves AUTH end to end.
+ */
+import { createServer, isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates } from 'node:tls';
+import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import {
+  createTokenProvider,
+  keyStoreWarning,
+  readSignInState,
+  storedClientSecretSource,
+  type ClosableTokenProvider,
+  type KeyStore,
+} from '../auth/index.js';
+import { systemClock } from '../core/clock.js';
+import type { AccountConfig, Config } from '../core/config.js';
+import { loadConfig } from '../core/config-load.js';
+import { ConfigError } from '../core/errors.js';
+import { silentLogger } from '../core/logger.js';
+import type { SignInState } from '../core/sign-in-state.js';
+import type { AccessToken } from '../core/token.js';
+import { findFix, problemOf, type FixContext } from '../health/fixes.js';
+import { pingControl, requestControl } from './control-client.js';
+import { controlEndpoint } from './control-endpoint.js';
+import { needsKeyStore, openConfiguredKeyStore } from './sign-in.js';
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
+
+export interface CheckResult {
+  /** config, smtp-port, health-port, key-store, upstream-tls, token, auth, senders */
+  readonly check: string;
+  readonly account?: string;
+  readonly status: CheckStatus;
+  readonly finding: string;
+  /** What to do, for a FAIL or a WARN. */
+  readonly fix?: string;
+}
+
+export interface DoctorReport {
+  readonly version: 1;
+  /** False when any check failed. */
+  readonly ok: boolean;
+  readonly checks: readonly CheckResult[];
+}
+
+export interface DoctorOptions {
+  readonly configFile: string;
+  /** Only this account (all when absent). */
+  readonly account?: string;
+  /** Environment for auth.clientSecretEnv; process.env by default. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Called as each check ends, so the CLI can print while the next one runs. */
+  readonly onCheck?: (result: CheckResult) => void;
+}
+
+/** A doctor must answer in a human's patience even when the configured timeout is long. */
+const MAX_PROBE_TIMEOUT_MS = 20_000;
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const checks: CheckResult[] = [];
+  const record = (result: CheckResult): void => {
+    checks.push(result);
+    options.onCheck?.(result);
+  };
+  const report = (): DoctorReport => ({ version: 1, ok: !checks.some((c) => c.status === 'fail'), checks });
+
+  const config = checkConfig(options.configFile, record);
+  if (config === undefined) return report();
+  const accounts = config.accounts.filter((account) => options.account === undefined || account.name === options.account);
+  if (accounts.length === 0) {
+    record({ check: 'config', status: 'fail', finding: `no account named "${options.account}"`, fix: `use one of: ${config.accounts.map((a) => a.name).join(', ')}` });
+    return report();
+  }
+
+  const daemon = await runningDaemon(config);
+  await checkPorts(config, daemon, record);
+  const keyStore = await checkKeyStore(config, accounts, record);
+  const upstreamOk = await checkUpstreamTls(config, record);
+  for (const account of accounts) {
+    await checkAccount(config, account, { daemon, keyStore, upstreamOk, env: options.env ?? process.env }, record);
+  }
+  return report();
+}
+
+type Record = (result: CheckResult) => void;
+
+interface Daemon {
+  readonly pid: number | undefined;
+}
+
+function checkConfig(file: string, record: Record): Config | undefined {
+  try {
+    const { config, file: absolute } = loadConfig(file);
+    record({ check: 'config', status: 'pass', finding: `${absolute} is valid (${config.accounts.length} account${config.accounts.length === 1 ? '' : 's'})` });
+    return config;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    record({ check: 'config', status: 'fail', finding: error.problems.join('; '), fix: `correct ${file} (smtp-oauth-relay config check --config ${file} lists every problem)` });
+    return undefined;
+  }
+}
+
+async function runningDaemon(config: Config): Promise<Daemon | undefined> {
+  const endpoint = controlEndpoint(config.dataDir);
+  if (!(await pingControl(endpoint))) return undefined;
+  const response = await requestControl(endpoint, { command: 'status' }, { timeoutMs: 5_000 }).catch(() => undefined);
+  const pid = response?.ok === true ? (response.result as { pid?: unknown } | null)?.pid : undefined;
+  return { pid: typeof pid === 'number' ? pid : undefined };
+}
+
+/** RFC 5321 gives no port to a submission relay; what matters is that nobody else holds ours. */
+async function checkPorts(config: Config, daemon: Daemon | undefined, record: Record): Promise<void> {
+  const ports = [{ check: 'smtp-port', host: config.listen.host, port: config.listen.port, field: 'listen.port' }];
+  if (config.health.enabled) ports.push({ check: 'health-port', host: config.health.host, port: config.health.port, field: 'health.port' });
+  for (const { check, host, port, field } of ports) {
+    const where = `${host}:${port}`;
+    if (daemon !== undefined) {
+      record({ check, status: 'pass', finding: `${where} is in use by this relay${daemon.pid === undefined ? '' : `, pid ${daemon.pid}`}` });
+      continue;
+    }
+    if (port === 0) {
+      record({ check, status: 'pass', finding: `${field} is 0: a free port is picked at start` });
+      continue;
+    }
+    const failure = await tryBind(host, port);
+    if (failure === undefined) {
+      record({ check, status: 'pass', finding: `${where} is free` });
+    } else if (failure === 'EADDRINUSE') {
+      record({ check, status: 'fail', finding: `another program listens on ${where}`, fix: `stop that program (ss -ltnp / netstat -ano shows which), or choose another ${field}` });
+    } else if (failure === 'EACCES') {
+      record({ check, status: 'fail', finding: `not allowed to listen on ${where}`, fix: `ports below 1024 need privileges: choose a port above 1024 in ${field}` });
+    } else {
+      record({ check, status: 'fail', finding: `cannot listen on ${where} (${failure})`, fix: `check that ${host} is an address of this machine` });
+    }
+  }
+}
+
+function tryBind(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}
+
+async function checkKeyStore(config: Config, accounts: readonly AccountConfig[], record: Record): Promise<KeyStore | undefined> {
+  const needing = accounts.filter(needsKeyStore).map((a) => a.name);
+  if (needing.length === 0) {
+    record({ check: 'key-store', status: 'pass', finding: 'no account needs the key store (secrets come from the config or the environment)' });
+    return undefined;
+  }
+  try {
+    const store = await openConfiguredKeyStore(config);
+    const warning = keyStoreWarning(store);
+    if (warning !== undefined) record({ check: 'key-store', status: 'warn', finding: `${store.description} works`, fix: warning });
+    else record({ check: 'key-store', status: 'pass', finding: `${store.description} keeps a value (accounts ${needing.join(', ')})` });
+    return store;
+  } catch (error) {
+    // KeychainUnavailableError says why and what to do, per platform.
+    record({ check: 'key-store', status: 'fail', finding: `no usable key store for ${needing.join(', ')}`, fix: (error as Error).message });
+    return undefined;
+  }
+}
+
+/** True when the upstream answered with STARTTLS and a trusted certificate. */
+async function checkUpstreamTls(config: Config, record: Record): Promise<boolean> {
+  const { host, port, minTlsVersion } = config.upstream;
+  const context: FixContext = { host, port };
+  try {
+    await probeTransport(config, undefined).verify();
+    record({ check: 'upstream-tls', status: 'pass', finding: `${host}:${port} answers; STARTTLS with ${minTlsVersion} or later and a valid certificate` });
+    return true;
+  } catch (error) {
+    record(failure('upstream-tls', undefined, `${host}:${port}: ${describe(error)}`, error, context));
+    return false;
+  }
+}
+
+interface AccountCheckContext {
+  readonly daemon: Daemon | undefined;
+  readonly keyStore: KeyStore | undefined;
+  /** AUTH is not tried when the upstream-tls check already failed: it would fail the same way. */
+  readonly upstreamOk: boolean;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+async function checkAccount(config: Config, account: AccountConfig, context: AccountCheckContext, record: Record): Promise<void> {
+  const name = account.name;
+  const fixContext: FixContext = {
+    account: name,
+    mailbox: account.mailbox,
+    method: account.auth.method,
+    clientId: account.auth.clientId,
+    tenantId: account.auth.tenantId,
+    host: config.upstream.host,
+    port: config.upstream.port,
+  };
+  const state = account.auth.method === 'delegated' ? await readSignInState(config.dataDir, account).catch(() => undefined) : undefined;
+
+  if (account.auth.method === 'delegated' && context.daemon !== undefined) {
+    checkRecordedSignIn(account, state, fixContext, record);
+    record({ check: 'auth', account: name, status: 'skip', finding: 'the running relay owns this sign-in (a refresh here would rotate its token)', fix: `smtp-oauth-relay send-test --to <address> proves AUTH through it` });
+  } else if (needsKeyStore(account) && context.keyStore === undefined) {
+    record({ check: 'token', account: name, status: 'fail', finding: 'cannot read the sealed tokens or secret without the key store', fix: 'fix the key-store check above' });
+    record({ check: 'auth', account: name, status: 'skip', finding: 'no token' });
+  } else {
+    const token = await checkToken(config, account, context, fixContext, record);
+    if (token === undefined) record({ check: 'auth', account: name, status: 'skip', finding: 'no token' });
+    else if (!context.upstreamOk) record({ check: 'auth', account: name, status: 'skip', finding: 'the upstream failed its TLS check (above)' });
+    else await checkAuth(config, account, token, fixContext, record);
+  }
+  const latest = account.auth.method === 'delegated' ? ((await readSignInState(config.dataDir, account).catch(() => undefined)) ?? state) : undefined;
+  checkSenders(account, latest, record);
+}
+
+function checkRecordedSignIn(account: AccountConfig, state: SignInState | undefined, fixContext: FixContext, record: Record): void {
+  if (state?.status === 'ok') {
+    record({ check: 'token', account: account.name, status: 'pass', finding: `the running relay holds a working sign-in${state.lastRefreshAt === undefined ? '' : ` (last refresh ${state.lastRefreshAt})`}` });
+    return;
+  }
+  const text = state?.lastRefreshError === undefined ? 'never signed in' : `${state.lastRefreshError.aadsts ?? state.lastRefreshError.error}: ${state.lastRefreshError.message}`;
+  record(failure('token', account.name, `sign-in required (${text})`, new Error(text), fixContext));
+}
+
+async function checkToken(config: Config, account: AccountConfig, context: AccountCheckContext, fixContext: FixContext, record: Record): Promise<AccessToken | undefined> {
+  let provider: ClosableTokenProvider | undefined;
+  try {
+    provider = buildProvider(config, account, context);
+    const token = await provider.getToken();
+    const minutes = Math.round((token.expiresAt - Date.now()) / 60_000);
+    record({ check: 'token', account: account.name, status: 'pass', finding: `token obtained from ${config.identity.authorityHost}, valid for ${minutes} more minutes` });
+    return token;
+  } catch (error) {
+    record(failure('token', account.name, describe(error), error, { ...fixContext, host: new URL(config.identity.authorityHost).host, port: 443 }));
+    return undefined;
+  } finally {
+    provider?.close();
+  }
+}
+
+/** Built as SignIn.create does for the daemon, so the doctor meets the same secrets and caches. */
+function buildProvider(config: Config, account: AccountConfig, context: AccountCheckContext): ClosableTokenProvider {
+  const { keyStore } = context;
+  const sealedSecret = keyStore !== undefined && account.auth.method === 'client-credentials' && needsKeyStore(account);
+  return createTokenProvider(account, config.identity, {
+    logger: silentLogger(),
+    clock: systemClock,
+    env: context.env,
+    dataDir: config.dataDir,
+    ...(keyStore === undefined ? {} : { keyStore }),
+    ...(sealedSecret ? { clientSecretSource: storedClientSecretSource(keyStore, config.dataDir, account.name, systemClock) } : {}),
+  });
+}
+
+/** nodemailer's verify(): connect, EHLO, STARTTLS, AUTH, QUIT; it never sends MAIL FROM. */
+async function checkAuth(config: Config, account: AccountConfig, token: AccessToken, fixContext: FixContext, record: Record): Promise<void> {
+  const transport = probeTransport(config, { user: account.mailbox, accessToken: token.token, expires: token.expiresAt });
+  try {
+    await transport.verify();
+    record({ check: 'auth', account: account.name, status: 'pass', finding: `Exchange accepted AUTH XOAUTH2 as ${account.mailbox} (no mail sent)` });
+  } catch (error) {
+    record(failure('auth', account.name, `AUTH XOAUTH2 as ${account.mailbox} refused: ${describe(error)}`, error, fixContext));
+  } finally {
+    transport.close();
+  }
+}
+
+/** Exchange lets a user send as itself; any other From needs Send As (5.7.60, M365.md). */
+function checkSenders(account: AccountConfig, state: SignInState | undefined, record: Record): void {
+  const others = account.sendAs.filter((address) => address.toLowerCase() !== account.mailbox.toLowerCase());
+  const sendAsNote = others.length === 0 ? '' : `; ${others.join(', ')} need${others.length === 1 ? 's' : ''} Send As for ${account.mailbox} (else 5.7.60): send-test --from proves it`;
+  if (account.auth.method === 'client-credentials') {
+    record({ check: 'senders', account: account.name, status: 'pass', finding: `app-only: the token is for ${account.mailbox}${sendAsNote}` });
+    return;
+  }
+  const signedInAs = state?.signedInAs;
+  if (signedInAs === undefined) {
+    record({ check: 'senders', account: account.name, status: 'skip', finding: 'nobody signed in yet', fix: `smtp-oauth-relay login --account ${account.name}` });
+  } else if (signedInAs.toLowerCase() === account.mailbox.toLowerCase()) {
+    record({ check: 'senders', account: account.name, status: 'pass', finding: `signed in as the mailbox ${account.mailbox}${sendAsNote}` });
+  } else {
+    record({
+      check: 'senders',
+      account: account.name,
+      status: 'warn',
+      finding: `signed in as ${signedInAs}, not as the mailbox ${account.mailbox}`,
+      fix:
+        `this works only when ${signedInAs} has Full Access and Send As on ${account.mailbox} (a shared mailbox); ` +
+        `otherwise Exchange answers 5.7.60 or 535 5.7.3: sign in as ${account.mailbox} with smtp-oauth-relay login --account ${account.name}`,
+    });
+  }
+}
+
+/** One short-lived connection with the delivery transport's TLS rules (upstream-transport.ts). */
+function probeTransport(config: Config, oauth: { user: string; accessToken: string; expires: number } | undefined) {
+  const { host, port, minTlsVersion, caFile, connectionTimeoutSeconds } = config.upstream;
+  const timeout = Math.min(connectionTimeoutSeconds * 1000, MAX_PROBE_TIMEOUT_MS);
+  const options: SMTPTransport.Options = {
+    host,
+    port,
+    secure: false,
+    // STARTTLS is mandatory (RFC 3207), and so is a verified certificate.
+    requireTLS: true,
+    tls: {
+      minVersion: minTlsVersion,
+      rejectUnauthorized: true,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+      ...(caFile === undefined ? {} : { secureContext: createSecureContext({ ca: [...rootCertificates, readFileSync(caFile, 'utf8')], minVersion: minTlsVersion }) }),
+    },
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+    logger: false,
+    debug: false,
+    ...(oauth === undefined ? {} : { auth: { type: 'OAuth2' as const, ...oauth } }),
+  };
+  return nodemailer.createTransport(options);
+}
+
+function failure(check: string, account: string | undefined, finding: string, error: unknown, context: FixContext): CheckResult {
+  const fix = findFix(problemOf(error), context);
+  return {
+    check,
+    ...(account === undefined ? {} : { account }),
+    status: 'fail',
+    finding: fix === undefined ? finding : `${finding} (${fix.meaning})`,
+    fix: fix?.fix ?? 'no known fix for this error: see the log and README "What sign-in errors mean"',
+  };
+}
+
+/** The error in one line: nodemailer's reply when there is one, Node's code otherwise. */
+function describe(error: unknown): string {
+  const { response, code, originalCode, message } = error as { response?: string; code?: string; originalCode?: string; message?: string };
+  if (typeof response === 'string' && response.length > 0) return response;
+  const codes = [code, originalCode].filter((value): value is string => typeof value === 'string');
+  const text = (message ?? String(error)).split('\n')[0] ?? '';
+  return codes.length === 0 || codes.every((c) => text.includes(c)) ? text : `${text} [${codes.join(', ')}]`;
+}
