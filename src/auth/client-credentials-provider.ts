@@ -17,6 +17,7 @@ import { SignInRequiredError } from '../core/token.js';
 import { classifyErrorBody, classifyTokenError } from './entra-errors.js';
 import { HttpsNetworkClient } from './https-network-client.js';
 import { msalAuthority, msalSystemOptions } from './msal-options.js';
+import type { TokenRequestObserver } from './token-request-observer.js';
 import { TokenReuse } from './token-reuse.js';
 
 export { REFRESH_BEFORE_EXPIRY_MS } from './token-reuse.js';
@@ -40,6 +41,8 @@ export interface ClientCredentialsProviderOptions {
    * again after Entra refuses the secret, so that `secret set` takes effect without a restart.
    */
   readonly secretSource?: () => Promise<string>;
+  /** Told after each request to the identity provider (metrics: refreshes and failures). */
+  readonly onTokenRequest?: TokenRequestObserver;
 }
 
 export class ClientCredentialsTokenProvider implements TokenProvider {
@@ -53,6 +56,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly reuse: TokenReuse;
+  private readonly onTokenRequest: TokenRequestObserver | undefined;
   /** Entra's last error body; MSAL drops it when discovery fails. */
   private lastErrorBody: unknown;
 
@@ -61,6 +65,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     this.scope = account.auth.scope;
     this.logger = options.logger.child({ account: account.name, auth: 'client-credentials' });
     this.clock = options.clock;
+    this.onTokenRequest = options.onTokenRequest;
     // Every request skips MSAL's cache, so a forced refresh may share one already on its way.
     this.reuse = new TokenReuse({ clock: options.clock, acquire: () => this.acquire(), everyRequestIsFresh: true });
     const clientSecret = resolveSecret(account.name, account.auth, options.env ?? process.env, options.secretSource !== undefined);
@@ -105,6 +110,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     const lifetimeMs = Math.max(0, result.expiresOn.getTime() - Date.now());
     const token: AccessToken = { token: result.accessToken, expiresAt: startedAt + lifetimeMs };
     this.logger.info({ expiresAt: new Date(token.expiresAt).toISOString() }, 'app-only token acquired');
+    this.onTokenRequest?.(this.accountName, { ok: true });
     return token;
   }
 
@@ -117,6 +123,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     const classified = classifyTokenError(error, this.accountName);
     const fromBody = classified instanceof SignInRequiredError ? undefined : classifyErrorBody(this.lastErrorBody, this.accountName);
     const final = fromBody ?? classified;
+    this.onTokenRequest?.(this.accountName, { ok: false, error: final instanceof SignInRequiredError ? (final.aadstsCode ?? 'sign_in_required') : 'network' });
     if (final instanceof SignInRequiredError) {
       this.reuse.clear();
       // A refused stored secret may have been replaced since: read it again next time.

@@ -10,6 +10,7 @@ import { ClientCredentialsTokenProvider } from './client-credentials-provider.js
 import { DelegatedTokenProvider } from './delegated-token-provider.js';
 import type { KeyStore } from './key-store.js';
 import { createTokenCachePlugin } from './token-cache-plugin.js';
+import type { TokenRequestObserver } from './token-request-observer.js';
 
 export interface TokenProviderOptions {
   readonly logger: Logger;
@@ -24,6 +25,8 @@ export interface TokenProviderOptions {
   readonly keyStore?: KeyStore;
   /** Delegated accounts: called once when the account goes to "sign-in required" (hold its queue, raise the alert). */
   readonly onSignInRequired?: (account: string, failure: RefreshFailure) => void;
+  /** Told after each request to the identity provider (metrics: refreshes and failures). */
+  readonly onTokenRequest?: TokenRequestObserver;
 }
 
 /** A provider that also releases its network resources when the daemon stops. */
@@ -41,6 +44,7 @@ export function createTokenProvider(account: AccountConfig, identity: Config['id
         clock,
         ...(options.env === undefined ? {} : { env: options.env }),
         ...(options.clientSecretSource === undefined ? {} : { secretSource: options.clientSecretSource }),
+        ...(options.onTokenRequest === undefined ? {} : { onTokenRequest: options.onTokenRequest }),
       });
     case 'delegated': {
       const { dataDir, keyStore } = options;
@@ -53,6 +57,7 @@ export function createTokenProvider(account: AccountConfig, identity: Config['id
         dataDir,
         cachePlugin: createTokenCachePlugin({ store: keyStore, dataDir, account: account.name, clock }),
         ...(options.onSignInRequired === undefined ? {} : { onSignInRequired: options.onSignInRequired }),
+        ...(options.onTokenRequest === undefined ? {} : { onTokenRequest: options.onTokenRequest }),
       });
     }
   }

@@ -31,6 +31,7 @@ import { HttpsNetworkClient } from './https-network-client.js';
 import { msalAuthority, msalSystemOptions } from './msal-options.js';
 import { readSignInState, readSignInStateSync, SignInStateCorruptError, writeSignInState } from './sign-in-state-store.js';
 import { TokenCacheCorruptError } from './token-cache-plugin.js';
+import type { TokenRequestObserver } from './token-request-observer.js';
 import { TokenReuse } from './token-reuse.js';
 
 /** What the person signing in must be shown: a URL to open, or a code to enter. */
@@ -75,6 +76,8 @@ export interface DelegatedTokenProviderOptions {
    * local refusals that follow): the daemon holds the account's queue and raises the alert.
    */
   readonly onSignInRequired?: (account: string, failure: RefreshFailure) => void;
+  /** Told after each request to the identity provider (metrics: refreshes and failures). */
+  readonly onTokenRequest?: TokenRequestObserver;
   /** The pages MSAL's loopback server shows in the browser after the redirect. */
   readonly successTemplate?: string;
   readonly errorTemplate?: string;
@@ -210,6 +213,7 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     // fromCache false: MSAL went to the token endpoint, i.e. redeemed the refresh token, and
     // Entra answered with a new one (it rotates on every use): the 90-day window starts again.
     const redeemed = !result.fromCache;
+    if (redeemed) this.options.onTokenRequest?.(this.accountName, { ok: true });
     await this.record({
       ...this.current,
       accessTokenExpiresAt: iso(token.expiresAt),
@@ -239,6 +243,10 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     const classified = classifyTokenError(error, this.accountName);
     const fromBody = classified instanceof SignInRequiredError ? undefined : classifyErrorBody(this.lastErrorBody, this.accountName);
     const final = fromBody ?? classified;
+    this.options.onTokenRequest?.(this.accountName, {
+      ok: false,
+      error: (final instanceof SignInRequiredError ? final.aadstsCode : undefined) ?? oauthError(error),
+    });
     if (final instanceof SignInRequiredError) {
       return this.signInRequired({ error: oauthError(error), aadsts: final.aadstsCode, message: final.message }, final);
     }

@@ -19,6 +19,7 @@ export {
   type SignInAccountRef,
 } from './sign-in-state-store.js';
 export { TokenReuse, type TokenReuseOptions } from './token-reuse.js';
+export type { TokenRequestObserver, TokenRequestOutcome } from './token-request-observer.js';
 export { ClientCredentialsTokenProvider, MissingClientSecretError, REFRESH_BEFORE_EXPIRY_MS } from './client-credentials-provider.js';
 export { HttpsNetworkClient, type HttpsNetworkClientOptions } from './https-network-client.js';
 export { classifyTokenError, findAadstsCode, PERSON_MUST_ACT_AADSTS } from './entra-errors.js';

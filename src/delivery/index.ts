@@ -1,6 +1,6 @@
 /** Public face of delivery, for the daemon (the composition root). */
 export { DeliveryScheduler } from './scheduler.js';
-export type { AccountSnapshot, AccountState, DeliverySchedulerOptions, DeliverySnapshot } from './scheduler.js';
+export type { AccountSnapshot, AccountState, DeliveryObserver, DeliverySchedulerOptions, DeliverySnapshot } from './scheduler.js';
 export type { DeliveryStore, EnqueueFields } from './delivery-store.js';
 export type { MessageSender, RejectedRecipient, SendOptions, SendResult, UpstreamReply } from './message-sender.js';
 export { UpstreamTransport } from './upstream-transport.js';

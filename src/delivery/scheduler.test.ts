@@ -8,7 +8,7 @@ import { silentLogger } from '../core/logger.js';
 import { QUEUE_RECORD_VERSION, type QueueRecord } from '../core/queue-record.js';
 import type { DeliveryStore, EnqueueFields } from './delivery-store.js';
 import type { MessageSender, SendOptions, SendResult } from './message-sender.js';
-import { DeliveryScheduler } from './scheduler.js';
+import { DeliveryScheduler, type DeliveryObserver } from './scheduler.js';
 
 const MAILBOX = 'sage@contoso.com';
 
@@ -150,8 +150,16 @@ describe('DeliveryScheduler', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function startScheduler(sender: ScriptedSender, config = makeConfig()): DeliveryScheduler {
-    scheduler = new DeliveryScheduler({ config, store, transportFor: () => sender, clock, logger: silentLogger(), reportingHost: 'relay.contoso.local' });
+  function startScheduler(sender: ScriptedSender, config = makeConfig(), observer?: DeliveryObserver): DeliveryScheduler {
+    scheduler = new DeliveryScheduler({
+      config,
+      store,
+      transportFor: () => sender,
+      clock,
+      logger: silentLogger(),
+      reportingHost: 'relay.contoso.local',
+      ...(observer === undefined ? {} : { observer }),
+    });
     return scheduler;
   }
 
@@ -409,6 +417,46 @@ describe('DeliveryScheduler', () => {
     expect(s.forget('m2')).toBe(true);
     expect(s.retryNow('m2')).toBe(false);
     expect(s.snapshot().accounts[0]?.queued).toBe(1);
+  });
+
+  it('tells its observer of each delivery, deferral and failure, with the rule that decided it', async () => {
+    const events: string[] = [];
+    const observer: DeliveryObserver = {
+      delivered: (record, now) => events.push(`delivered ${record.id} ${now - Date.parse(record.receivedAt)}`),
+      deferred: (record, reason) => events.push(`deferred ${record.id} ${reason} attempts=${record.attempts}`),
+      failed: (record, reason) => events.push(`failed ${record.id} ${reason}`),
+    };
+    const sender = new ScriptedSender((call): SendResult => {
+      if (call.id === 'denied') return { kind: 'failed', reply: { code: 550, text: '550 5.7.60 SMTP; Client does not have permissions to send as this sender', errorCode: 'EMESSAGE' } };
+      if (call.id === 'later' && sender.calls.filter((c) => c.id === 'later').length === 1) {
+        return { kind: 'failed', reply: { code: 451, text: '451 4.4.0 Temporary server error', errorCode: 'EMESSAGE' } };
+      }
+      return accept(call);
+    });
+    const received = clock.now();
+    const s = startScheduler(sender, makeConfig(), observer);
+    s.start([await store.add('later', ['a@fabrikam.com'], { receivedAt: received }), await store.add('denied', ['b@fabrikam.com'], { receivedAt: received + 1 })]);
+    await clock.advance(0);
+    await s.idle();
+    await clock.advance(60_000);
+    await s.idle();
+
+    expect(events).toContain('deferred later transient attempts=1');
+    expect(events).toContain('failed denied send-as-denied');
+    expect(events).toContain('delivered later 60000');
+    // The DSN for "denied" is reported too (the observer decides what to count).
+    expect(events.filter((event) => event.startsWith('delivered dsn'))).toHaveLength(1);
+  });
+
+  it('reports a message that outlived the queue as failed for "expired"', async () => {
+    const failures: string[] = [];
+    const observer: DeliveryObserver = { delivered: () => undefined, deferred: () => undefined, failed: (record, reason) => failures.push(`${record.id} ${reason}`) };
+    const sender = new ScriptedSender(() => ({ kind: 'failed', reply: { text: 'connect ECONNREFUSED 127.0.0.1:587', errorCode: 'ESOCKET' } }));
+    const s = startScheduler(sender, makeConfig(), observer);
+    s.start([await store.add('old', ['a@fabrikam.com'], { receivedAt: clock.now() - 120 * 3600_000 })]);
+    await clock.advance(0);
+    await s.idle();
+    expect(failures[0]).toBe('old expired');
   });
 
   it('stop closes the transport', async () => {

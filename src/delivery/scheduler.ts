@@ -65,6 +65,18 @@ export interface DeliverySchedulerOptions {
   readonly logger: Logger;
   /** Our host name, for DSNs (Reporting-MTA). */
   readonly reportingHost: string;
+  /** Told of each outcome (metrics); `reason` is the classification rule id, or "expired". */
+  readonly observer?: DeliveryObserver;
+}
+
+/** What the scheduler reports to whoever counts (the daemon's metrics); calls must not throw. */
+export interface DeliveryObserver {
+  /** Every recipient delivered; the record is removed from the queue. */
+  delivered(record: QueueRecord, now: number): void;
+  /** An attempt counted and the record scheduled again. */
+  deferred(record: QueueRecord, reason: string): void;
+  /** Moved to failed/. */
+  failed(record: QueueRecord, reason: string): void;
 }
 
 interface Lane {
@@ -100,6 +112,7 @@ export class DeliveryScheduler {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly reportingHost: string;
+  private readonly observer: DeliveryObserver | undefined;
   private readonly schedule: RetrySchedule;
   private readonly lanes = new Map<string, Lane>();
   private readonly counts = { delivered: 0, failed: 0, deferred: 0 };
@@ -112,6 +125,7 @@ export class DeliveryScheduler {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.reportingHost = options.reportingHost;
+    this.observer = options.observer;
     this.schedule = new RetrySchedule(options.config.delivery);
     const now = this.clock.now();
     for (const account of options.config.accounts) {
@@ -503,6 +517,7 @@ export class DeliveryScheduler {
     const next = this.schedule.nextAttempt({ attempts }, now);
     current.record = { ...current.record, attempts, nextAttemptAt: this.iso(next), lastReply: this.recorded(reply) };
     await this.store.update(current.record);
+    this.observer?.deferred(current.record, verdict.rule);
     this.logger.warn(
       { id: current.record.id, account: lane.account.name, attempts, nextAttemptAt: current.record.nextAttemptAt, reply: reply.text, meaning: verdict.meaning },
       'delivery deferred',
@@ -517,6 +532,7 @@ export class DeliveryScheduler {
     if (failed.length === 0) {
       await this.store.remove(record.id);
       this.counts.delivered += 1;
+      this.observer?.delivered(record, this.clock.now());
       return;
     }
     if (record.kind !== 'message') {
@@ -531,6 +547,7 @@ export class DeliveryScheduler {
     }
     await this.store.moveToFailed(record);
     this.counts.failed += 1;
+    this.observer?.failed(record, failureReason(failed[0]?.lastReply));
     lane.lastError = { at: this.clock.now(), id: record.id, text: failed[0]?.lastReply?.text ?? 'failed' };
   }
 
@@ -651,6 +668,13 @@ export class DeliveryScheduler {
 /** nodemailer's codes for a server reply to MAIL FROM / RCPT TO (EENVELOPE) or DATA (EMESSAGE). */
 function answeredAfterAuth(reply: UpstreamReply): boolean {
   return reply.code !== undefined && (reply.errorCode === 'EENVELOPE' || reply.errorCode === 'EMESSAGE');
+}
+
+/** The rule that refused a recipient for good, for metrics: the table's id, or "expired" (4.4.7). */
+function failureReason(reply: RecordedReply | undefined): string {
+  if (reply === undefined) return 'unknown';
+  if (reply.code === undefined && reply.text.startsWith(EXPIRED_STATUS)) return 'expired';
+  return classifyReply({ code: reply.code, text: reply.text }).rule;
 }
 
 function oneLine(text: string): string {

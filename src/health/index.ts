@@ -19,3 +19,13 @@ export {
   type WarningLevel,
 } from './expiry-warnings.js';
 export { composeNotice, NOTICE_SENDER_NAME, NOTICE_SUBJECT_PREFIX, type NoticeContent } from './notice-message.js';
+export {
+  LATENCY_BUCKETS_SECONDS,
+  queueDepthRows,
+  RelayMetrics,
+  type DeliveryObserver,
+  type QueueDepthRow,
+  type QueueDepthState,
+  type RelayMetricsOptions,
+  type TokenRequestOutcome,
+} from './metrics.js';

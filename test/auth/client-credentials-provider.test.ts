@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenProvider, MissingClientSecretError, REFRESH_BEFORE_EXPIRY_MS, type ClosableTokenProvider } from '../../src/auth/index.js';
+import { createTokenProvider, MissingClientSecretError, REFRESH_BEFORE_EXPIRY_MS, type ClosableTokenProvider, type TokenRequestOutcome } from '../../src/auth/index.js';
 import { configSchema, type AccountConfig, type Config } from '../../src/core/config.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
 import { SignInRequiredError } from '../../src/core/token.js';
@@ -161,6 +161,21 @@ describe('client-credentials token provider', () => {
     });
     expect(() => provider({ account: viaEnv, env: {} })).toThrow(MissingClientSecretError);
     expect(() => provider({ account: viaEnv, env: {} })).toThrow(/RELAY_TEST_SECRET/);
+  });
+
+  it('reports each request to the identity provider (metrics), not the tokens it reuses', async () => {
+    const outcomes: string[] = [];
+    const onTokenRequest = (name: string, outcome: TokenRequestOutcome): void => {
+      outcomes.push(outcome.ok ? `${name} ok` : `${name} ${outcome.error}`);
+    };
+    const name = account().name;
+    const good = createTokenProvider(account(), config.identity, { logger: silentLogger(), onTokenRequest });
+    const bad = createTokenProvider(account({ clientSecret: 'wrong-secret-value' }), config.identity, { logger: silentLogger(), onTokenRequest });
+    providers.push(good, bad);
+    await good.getToken();
+    await good.getToken();
+    await expect(bad.getToken()).rejects.toBeInstanceOf(SignInRequiredError);
+    expect(outcomes).toEqual([`${name} ok`, `${name} AADSTS7000215`]);
   });
 
   it('never writes the token or the secret to the log', async () => {

@@ -28,20 +28,24 @@ export interface ProviderHandle {
   readonly provider: DelegatedTokenProvider;
   /** Every onSignInRequired call, in order. */
   readonly signInRequired: { account: string; failure: RefreshFailure }[];
+  /** Every onTokenRequest call: "ok" or the error code. */
+  readonly tokenRequests: string[];
 }
 
 export function delegatedProvider(tenant: MockTenant, dataDir: string, clock: Clock): ProviderHandle {
   const { config, account } = delegatedConfig(tenant, dataDir);
   const signInRequired: ProviderHandle['signInRequired'] = [];
+  const tokenRequests: string[] = [];
   const provider = createTokenProvider(account, config.identity, {
     logger: silentLogger(),
     clock,
     dataDir,
     keyStore: new FileKeyStore(dataDir),
     onSignInRequired: (name, failure) => signInRequired.push({ account: name, failure }),
+    onTokenRequest: (_name, outcome) => tokenRequests.push(outcome.ok ? 'ok' : outcome.error),
   });
   if (!(provider instanceof DelegatedTokenProvider)) throw new Error('expected a DelegatedTokenProvider');
-  return { provider, signInRequired };
+  return { provider, signInRequired, tokenRequests };
 }
 
 /** What a person's browser does with the URL: the mock checks PKCE, MSAL's loopback gets the code. */

@@ -230,7 +230,7 @@ describe('getToken', () => {
   });
 
   it('AADSTS700082 puts the account in sign-in-required once, keeps the tokens, refuses locally after, and a new login cures it', async () => {
-    const { provider, signInRequired } = await signedIn();
+    const { provider, signInRequired, tokenRequests } = await signedIn();
     const cacheBefore = await readFile(tokenCachePath(dataDir, 'sage'));
     tenant.identity.failRefresh({
       error: 'invalid_grant',
@@ -255,6 +255,8 @@ describe('getToken', () => {
     }
     expect(tenant.identity.tokenRequests).toBe(requests);
     expect(signInRequired).toHaveLength(1);
+    // One failure reported, by its Entra code; the local refusals asked nobody.
+    expect(tokenRequests).toEqual(['AADSTS700082']);
 
     await provider.login({ mode: 'browser', onPrompt: browserStandIn(tenant) });
     expect(provider.state()).toMatchObject({ status: 'ok' });
@@ -271,7 +273,7 @@ describe('getToken', () => {
   });
 
   it('a network error is an ordinary error: status stays ok, tokens kept, works again once the provider is back', async () => {
-    const { provider, signInRequired } = await signedIn();
+    const { provider, signInRequired, tokenRequests } = await signedIn();
     const token = activeRefreshToken();
     await tenant.identity.down();
     const failure = await provider.getToken({ forceRefresh: true }).catch((error: unknown) => error);
@@ -286,6 +288,8 @@ describe('getToken', () => {
     expect(tenant.identity.refreshTokens().find((t) => t.value === token)?.state).toBe('rotated');
     expect(provider.state().status).toBe('ok');
     expect(provider.state().lastRefreshError).toBeUndefined();
+    // Reported for the metrics: the failed request, then the redemption that worked.
+    expect(tokenRequests).toEqual(['network', 'ok']);
   });
 
   it('an undecryptable token cache is kept aside and reported as sign-in-required', async () => {

@@ -1,0 +1,9 @@
+/**
+ * What a token provider tells whoever counts (the daemon's metrics) after each request that went
+ * to the identity provider: a new access token, or a failure with a low-cardinality code (the
+ * Entra AADSTS code, else the OAuth error of RFC 6749 section 5.2, else "network"). Answers from
+ * a cache are not requests and are not reported. Never a token, never a message with user data.
+ */
+export type TokenRequestOutcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
+
+export type TokenRequestObserver = (account: string, outcome: TokenRequestOutcome) => void;
