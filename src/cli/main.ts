@@ -5,11 +5,14 @@
  */
 import { Command } from 'commander';
 import { registerConfigCommands } from './config-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { runCommand } from './run-command.js';
 import { registerLoginCommands } from './login-command.js';
 import { registerQueueCommands } from './queue-command.js';
 import { registerSecretCommands } from './secret-command.js';
+import { registerSendTestCommand } from './send-test-command.js';
 import { serve } from './serve-command.js';
+import { registerStatusCommand } from './status-command.js';
 import { packageVersion } from './version.js';
 
 const program = new Command()
@@ -26,6 +29,9 @@ program
 
 registerConfigCommands(program);
 registerQueueCommands(program);
+registerStatusCommand(program);
+registerDoctorCommand(program);
+registerSendTestCommand(program);
 registerLoginCommands(program);
 registerSecretCommands(program);
 

@@ -13,12 +13,15 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
-import { AlertLedger, AlertMonitor } from '../health/index.js';
+import { AlertLedger, AlertMonitor, queueDepthRows, RelayMetrics } from '../health/index.js';
+import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
-import { Spool } from '../queue/index.js';
+import { listQueue, Spool } from '../queue/index.js';
 import { controlEndpoint } from './control-endpoint.js';
 import type { ControlEvent, ControlRequest } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
+import { startHealthServer, type HealthServer } from './health-server.js';
+import { statusFromLive } from './status-collector.js';
 import { QueueCommands } from './queue-commands.js';
 import { openConfiguredKeyStore, SignIn } from './sign-in.js';
 import { buildStatus, type RelayStatus } from './relay-status.js';
@@ -47,6 +50,7 @@ export class Relay {
       readonly scheduler: DeliveryScheduler;
       readonly monitor: AlertMonitor;
       readonly inbound: InboundServer;
+      readonly health: HealthServer | undefined;
     },
     private readonly startedAt: number,
   ) {}
@@ -74,7 +78,11 @@ export class Relay {
       cleanup.push(() => spool.close());
       logger.info({ queued: report.queued, removedLeftovers: report.removedLeftovers.length, quarantined: report.quarantined.length }, 'spool recovered');
 
-      const signIn = await SignIn.create(config, { logger, clock });
+      // Metrics read the scheduler and sign-in on each scrape; both exist by the time one comes.
+      const late: { scheduler?: DeliveryScheduler; signIn?: SignIn } = {};
+      const metrics = createMetrics(config, clock, late);
+      const signIn = await SignIn.create(config, { logger, clock, onTokenRequest: (account, outcome) => metrics.tokenRequest(account, outcome) });
+      late.signIn = signIn;
       const tokens = signIn.providers;
       cleanup.push(() => signIn.stop());
 
@@ -85,6 +93,7 @@ export class Relay {
         clock,
         logger,
         reportingHost,
+        observer: metrics.deliveryObserver(),
         transportFor: (account: AccountConfig) =>
           new UpstreamTransport({
             upstream: config.upstream,
@@ -94,6 +103,7 @@ export class Relay {
             clientName: reportingHost,
           }),
       });
+      late.scheduler = scheduler;
       scheduler.start(records);
       cleanup.push(() => scheduler.stop(0));
       const monitor = await startAlerts(config, { logger, clock, spool, scheduler, signIn, hostname: reportingHost });
@@ -110,12 +120,32 @@ export class Relay {
         accounts: config.accounts,
         sink: spool,
         logger,
-        onAccepted: (record) => scheduler.enqueue(record),
+        onAccepted: (record) => {
+          metrics.accepted(record.account);
+          scheduler.enqueue(record);
+        },
       });
+      cleanup.push(() => inbound.close());
+      const health = config.health.enabled
+        ? await startHealthServer({
+            ...config.health,
+            logger,
+            metrics: metrics.registry,
+            status: async () => {
+              if (relay === undefined) throw new Error('the relay is still starting');
+              return relay.statusReport();
+            },
+          })
+        : undefined;
 
-      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, inbound }, startedAt);
+      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, inbound, health }, startedAt);
       logger.info(
-        { smtp: `${inbound.address.host}:${inbound.address.port}`, control: endpoint, accounts: config.accounts.map((a) => a.name) },
+        {
+          smtp: `${inbound.address.host}:${inbound.address.port}`,
+          control: endpoint,
+          accounts: config.accounts.map((a) => a.name),
+          ...(health === undefined ? {} : { health: health.url }),
+        },
         'relay started',
       );
       return relay;
@@ -138,7 +168,13 @@ export class Relay {
       smtp: this.smtpAddress,
       delivery: this.parts.scheduler.snapshot(),
       warnings: this.parts.signIn.warnings,
+      signIn: this.parts.signIn.keepAliveInfo(),
     });
+  }
+
+  /** What `status --json` reports, for the health endpoint's /status: the same JSON. */
+  statusReport(): Promise<StatusReport> {
+    return statusFromLive(this.options.config, this.status(), (this.options.clock ?? systemClock).now());
   }
 
   /** Stops accepting (new clients get 421), lets in-flight work finish within the bound, closes all. */
@@ -151,6 +187,7 @@ export class Relay {
     const { inbound, scheduler, spool, tokens, control } = this.parts;
     const timeout = this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     this.options.logger.info('relay stopping');
+    await this.parts.health?.close();
     inbound.stopAccepting();
     await Promise.all([inbound.close(), scheduler.stop(timeout), this.parts.monitor.stop()]);
     await spool.close();
@@ -234,6 +271,20 @@ async function startAlerts(
   });
   monitor.start();
   return monitor;
+}
+
+/** Prometheus metrics; the queue depth and the refresh-token expiry are read at each scrape. */
+function createMetrics(config: Config, clock: Clock, late: { scheduler?: DeliveryScheduler; signIn?: SignIn }): RelayMetrics {
+  const names = config.accounts.map((account) => account.name);
+  return new RelayMetrics({
+    accounts: names,
+    clock,
+    queueSnapshot: async () => {
+      const held = late.scheduler?.snapshot().accounts.filter((account) => account.state === 'held').map((account) => account.account) ?? [];
+      return queueDepthRows(await listQueue(config.dataDir, 'queue'), new Set(held), names);
+    },
+    signInStates: async () => (late.signIn === undefined ? [] : late.signIn.states()),
+  });
 }
 
 function tokenFor(tokens: ReadonlyMap<string, ClosableTokenProvider>, account: string): ClosableTokenProvider {
