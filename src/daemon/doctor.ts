@@ -17,10 +17,8 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import {
-  createTokenProvider,
   keyStoreWarning,
   readSignInState,
-  storedClientSecretSource,
   type ClosableTokenProvider,
   type KeyStore,
 } from '../auth/index.js';
@@ -34,7 +32,7 @@ import type { AccessToken } from '../core/token.js';
 import { findFix, problemOf, type FixContext } from '../health/fixes.js';
 import { pingControl, requestControl } from './control-client.js';
 import { controlEndpoint } from './control-endpoint.js';
-import { needsKeyStore, openConfiguredKeyStore } from './sign-in.js';
+import { buildTokenProvider, needsKeyStore, openConfiguredKeyStore } from './sign-in.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -252,16 +250,7 @@ async function checkToken(config: Config, account: AccountConfig, context: Accou
 
 /** Built as SignIn.create does for the daemon, so the doctor meets the same secrets and caches. */
 function buildProvider(config: Config, account: AccountConfig, context: AccountCheckContext): ClosableTokenProvider {
-  const { keyStore } = context;
-  const sealedSecret = keyStore !== undefined && account.auth.method === 'client-credentials' && needsKeyStore(account);
-  return createTokenProvider(account, config.identity, {
-    logger: silentLogger(),
-    clock: systemClock,
-    env: context.env,
-    dataDir: config.dataDir,
-    ...(keyStore === undefined ? {} : { keyStore }),
-    ...(sealedSecret ? { clientSecretSource: storedClientSecretSource(keyStore, config.dataDir, account.name, systemClock) } : {}),
-  });
+  return buildTokenProvider(config, account, context.keyStore, { logger: silentLogger(), clock: systemClock, env: context.env });
 }
 
 /** nodemailer's verify(): connect, EHLO, STARTTLS, AUTH, QUIT; it never sends MAIL FROM. */

@@ -16,6 +16,7 @@ import {
   type KeyStore,
   type LoginPrompt,
   type LoginResult,
+  type TokenProviderOptions,
   type TokenRequestObserver,
 } from '../auth/index.js';
 import type { Clock } from '../core/clock.js';
@@ -37,6 +38,25 @@ export interface SignInHooks {
 export function needsKeyStore(account: AccountConfig): boolean {
   if (account.auth.method === 'delegated') return true;
   return account.auth.clientSecret === undefined && account.auth.clientSecretEnv === undefined;
+}
+
+/**
+ * An account's token provider as the daemon builds it (doctor builds the same): the key store for
+ * a delegated account's sealed cache, and a sealed client secret when the config has none.
+ */
+export function buildTokenProvider(
+  config: Config,
+  account: AccountConfig,
+  keyStore: KeyStore | undefined,
+  options: Omit<TokenProviderOptions, 'dataDir' | 'keyStore' | 'clientSecretSource'> & { clock: Clock },
+): ClosableTokenProvider {
+  const sealedSecret = keyStore !== undefined && account.auth.method === 'client-credentials' && needsKeyStore(account);
+  return createTokenProvider(account, config.identity, {
+    ...options,
+    dataDir: config.dataDir,
+    ...(keyStore === undefined ? {} : { keyStore }),
+    ...(sealedSecret ? { clientSecretSource: storedClientSecretSource(keyStore, config.dataDir, account.name, options.clock) } : {}),
+  });
 }
 
 /** Opens the key store the configuration asks for; throws KeychainUnavailableError when it cannot. */
@@ -66,15 +86,11 @@ export class SignIn {
     let signIn: SignIn | undefined;
     const providers = new Map<string, ClosableTokenProvider>();
     for (const account of config.accounts) {
-      const sealedSecret = keyStore !== undefined && account.auth.method === 'client-credentials' && needsKeyStore(account);
       providers.set(
         account.name,
-        createTokenProvider(account, config.identity, {
+        buildTokenProvider(config, account, keyStore, {
           logger: options.logger,
           clock: options.clock,
-          dataDir: config.dataDir,
-          ...(keyStore === undefined ? {} : { keyStore }),
-          ...(sealedSecret ? { clientSecretSource: storedClientSecretSource(keyStore, config.dataDir, account.name, options.clock) } : {}),
           onSignInRequired: (name, failure) => signIn?.signInRequired(name, failure),
           ...(options.onTokenRequest === undefined ? {} : { onTokenRequest: options.onTokenRequest }),
         }),
