@@ -11,9 +11,7 @@
  * daemon still holds the old one in memory, so a doctor run could break the sign-in it checks.
  * Their token check reads the state the daemon recorded, and `send-test` proves AUTH end to end.
  */
-import { createServer, isIP } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { createServer } from 'node:net';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import {
@@ -29,6 +27,7 @@ import { ConfigError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import type { SignInState } from '../core/sign-in-state.js';
 import type { AccessToken } from '../core/token.js';
+import { upstreamTlsOptions } from '../delivery/index.js';
 import { findFix, problemOf, type FixContext } from '../health/fixes.js';
 import { pingControl, requestControl } from './control-client.js';
 import { controlEndpoint } from './control-endpoint.js';
@@ -294,7 +293,7 @@ function checkSenders(account: AccountConfig, state: SignInState | undefined, re
 
 /** One short-lived connection with the delivery transport's TLS rules (upstream-transport.ts). */
 function probeTransport(config: Config, oauth: { user: string; accessToken: string; expires: number } | undefined) {
-  const { host, port, minTlsVersion, caFile, connectionTimeoutSeconds } = config.upstream;
+  const { host, port, connectionTimeoutSeconds } = config.upstream;
   const timeout = Math.min(connectionTimeoutSeconds * 1000, MAX_PROBE_TIMEOUT_MS);
   const options: SMTPTransport.Options = {
     host,
@@ -302,12 +301,8 @@ function probeTransport(config: Config, oauth: { user: string; accessToken: stri
     secure: false,
     // STARTTLS is mandatory (RFC 3207), and so is a verified certificate.
     requireTLS: true,
-    tls: {
-      minVersion: minTlsVersion,
-      rejectUnauthorized: true,
-      ...(isIP(host) === 0 ? { servername: host } : {}),
-      ...(caFile === undefined ? {} : { secureContext: createSecureContext({ ca: [...rootCertificates, readFileSync(caFile, 'utf8')], minVersion: minTlsVersion }) }),
-    },
+    // The very settings delivery uses.
+    tls: upstreamTlsOptions(config.upstream),
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,

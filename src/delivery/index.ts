@@ -4,6 +4,7 @@ export type { AccountSnapshot, AccountState, DeliveryObserver, DeliveryScheduler
 export type { DeliveryStore, EnqueueFields } from './delivery-store.js';
 export type { MessageSender, RejectedRecipient, SendOptions, SendResult, UpstreamReply } from './message-sender.js';
 export { UpstreamTransport } from './upstream-transport.js';
+export { upstreamTlsOptions } from './upstream-tls.js';
 export type { UpstreamTransportOptions } from './upstream-transport.js';
 export { classifyReply, REPLY_RULES } from './reply-classification.js';
 export type { Classification, DeliveryAction, ReplyRule, UpstreamOutcome } from './reply-classification.js';

@@ -8,14 +8,13 @@
  * Exchange Online: smtp.office365.com:587, STARTTLS, TLS 1.2+, AUTH XOAUTH2 with
  * user=<mailbox> (M365.md, "SMTP submission with OAuth").
  */
-import { createReadStream, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { createReadStream } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { SignInRequiredError, type TokenProvider } from '../core/token.js';
 import type { MessageSender, RejectedRecipient, SendOptions, SendResult, UpstreamReply } from './message-sender.js';
+import { upstreamTlsOptions } from './upstream-tls.js';
 
 /** A large message on a slow uplink may take minutes between writes; Exchange allows 35 MB. */
 /** Node/OpenSSL certificate and handshake error codes (DEPTH_ZERO_SELF_SIGNED_CERT, ERR_TLS_CERT_ALTNAME_INVALID, ...). */
@@ -67,13 +66,7 @@ export class UpstreamTransport implements MessageSender {
       // Port 587 starts in plain text; requireTLS makes STARTTLS mandatory (RFC 3207), never a downgrade.
       secure: false,
       requireTLS: true,
-      tls: {
-        minVersion: upstream.minTlsVersion,
-        rejectUnauthorized: true,
-        // SNI must be a host name, never an IP address (RFC 6066 section 3).
-        ...(isIP(upstream.host) === 0 ? { servername: upstream.host } : {}),
-        ...(upstream.caFile === undefined ? {} : { secureContext: trustedContext(upstream.caFile, upstream.minTlsVersion) }),
-      },
+      tls: upstreamTlsOptions(upstream),
       auth: { type: 'OAuth2', user: account.mailbox },
       ...(options.clientName === undefined ? {} : { name: options.clientName }),
       connectionTimeout: timeoutMs,
@@ -142,16 +135,6 @@ export class UpstreamTransport implements MessageSender {
   }
 }
 
-/**
- * An explicit `ca` replaces Node's bundled roots, so keep them and append the extra CA.
- * Built once per transport: given `ca` instead, tls.connect would build a secure context for
- * every new upstream connection, parsing ~145 certificates (~25 ms with the event loop blocked,
- * stalling every inbound client; measured by bench/bench.ts). A secureContext replaces the
- * context options of tls.connect, so the minimum TLS version goes in it too.
- */
-function trustedContext(caFile: string, minVersion: Config['upstream']['minTlsVersion']): SecureContext {
-  return createSecureContext({ ca: [...rootCertificates, readFileSync(caFile, 'utf8')], minVersion });
-}
 
 function replyOf(error: NodemailerFailure): UpstreamReply {
   if (error.responseCode !== undefined && error.response !== undefined) {
