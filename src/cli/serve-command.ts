@@ -20,7 +20,7 @@ export async function serve(configFile: string): Promise<number> {
     process.exit(70);
   });
 
-  const relay = await Relay.start({ config, logger, version: packageVersion() });
+  const relay = await Relay.start({ config, logger, version: packageVersion(), stopTimeoutMs: config.delivery.stopTimeoutSeconds * 1000 });
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -37,5 +37,10 @@ export async function serve(configFile: string): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   logger.flush();
+  // Everything is closed; should a library still hold a handle (a socket of a send abandoned at
+  // the bound), the process must end anyway, as a service manager expects after a stop.
+  setTimeout(() => process.exit(0), EXIT_AFTER_STOP_MS).unref();
   return 0;
 }
+
+const EXIT_AFTER_STOP_MS = 2_000;

@@ -167,6 +167,13 @@ const deliverySchema = z
       .positive()
       .default(300)
       .describe('While an account is held for a sign-in problem, try its credentials again this often.'),
+    stopTimeoutSeconds: z
+      .number()
+      .positive()
+      .default(15)
+      .describe(
+        'At stop (service stop, SIGTERM), how long sends already under way may take to finish; after it they are abandoned and sent again at the next start (their message stays queued).',
+      ),
   })
   .describe('Retries and limits of upstream delivery.');
 

@@ -28,6 +28,7 @@ export const CLOSE_GRACE_MS = 10_000;
 export async function startInbound(options: InboundOptions): Promise<InboundServer> {
   const { listen, logger } = options;
   let accepting = true;
+  let closing: Promise<void> | undefined;
 
   const hooks = createSessionHooks({
     sink: options.sink,
@@ -84,15 +85,49 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     },
     close(): Promise<void> {
       accepting = false;
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Sessions between transactions have nothing to lose: tell them now (RFC 5321 3.8)
-        // instead of keeping them for the grace period.
-        for (const connection of server.connections) {
-          if (connection.session.envelope?.mailFrom) continue;
-          connection.send(421, '4.3.2 Service shutting down');
-        }
-      });
+      closing ??= drainThenClose(server);
+      return closing;
     },
   };
+}
+
+/** How often close() looks for transactions that have ended. */
+const DRAIN_POLL_MS = 50;
+
+type Connection = PromptGreetingServer['connections'] extends Set<infer C> ? C : never;
+
+/**
+ * Stops the listener only once no client is in the middle of a transaction (or after the
+ * grace): until then a program that connects hears `421 4.3.2` from onConnect (RFC 5321 3.8,
+ * "try again later") instead of a refused connection, and a message in DATA can finish and
+ * be acknowledged. Sessions between transactions have nothing to lose: they get 421 at once.
+ */
+function drainThenClose(server: PromptGreetingServer): Promise<void> {
+  const told = new WeakSet<Connection>();
+  const tell = (connection: Connection): void => {
+    if (told.has(connection)) return;
+    told.add(connection);
+    connection.send(421, '4.3.2 Service shutting down');
+    connection.close();
+  };
+  const inTransaction = (connection: Connection): boolean => Boolean(connection.session?.envelope?.mailFrom);
+  return new Promise<void>((resolve) => {
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearInterval(poll);
+      clearTimeout(grace);
+      // Past the grace a transaction is abandoned without a reply: nothing was acknowledged.
+      for (const connection of server.connections) tell(connection);
+      server.close(() => resolve());
+    };
+    const sweep = (): void => {
+      for (const connection of server.connections) if (!inTransaction(connection)) tell(connection);
+      if (![...server.connections].some(inTransaction)) finish();
+    };
+    const poll = setInterval(sweep, DRAIN_POLL_MS);
+    const grace = setTimeout(finish, CLOSE_GRACE_MS);
+    sweep();
+  });
 }

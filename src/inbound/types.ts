@@ -44,6 +44,9 @@ export interface InboundServer {
   readonly address: { host: string; port: number };
   /** From now on new connections get `421 4.3.2` and are closed; sessions in progress finish. */
   stopAccepting(): void;
-  /** Stops listening, lets messages in DATA finish, then closes every connection. */
+  /**
+   * Lets messages in DATA finish (within the grace) while new connections still hear 421, tells
+   * idle sessions 421, then stops listening. Idempotent.
+   */
   close(): Promise<void>;
 }
