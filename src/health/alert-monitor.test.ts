@@ -59,6 +59,8 @@ class Harness {
   readonly logLines: LogLine[] = [];
   readonly rawLog: string[] = [];
   readonly notices: OutgoingNotice[] = [];
+  /** What the onWarning hook (the OS log in the daemon) was told. */
+  readonly osWarnings: Array<{ level: string; text: string }> = [];
   states: SignInState[] = [];
   failSending = false;
   private monitor: AlertMonitor | undefined;
@@ -92,6 +94,7 @@ class Harness {
       logger: this.logger,
       ledger,
       hostname: 'relay.test',
+      onWarning: (level, text) => this.osWarnings.push({ level, text }),
       states: async () => this.states,
       sendNotice: async (notice) => {
         if (this.failSending) throw new Error('spool full');
@@ -183,6 +186,25 @@ describe('AlertMonitor', () => {
     expect(h.warnings()).toHaveLength(4);
     expect(h.warnings()[3]).toMatchObject({ level: WARN, thresholdDays: 14 });
     expect(h.notices).toHaveLength(4);
+  });
+
+  it('tells the onWarning hook (the OS log) of each warning once, with its level, headline first', async () => {
+    const h = (harness = new Harness(dataDir, makeConfig([])));
+    const start = h.clock.now();
+    h.states = [signedIn('sage', 'delegated', start - 70 * DAY), signedIn('printer', 'client-credentials', start)];
+    await h.startMonitor();
+    expect(h.osWarnings).toEqual([]);
+
+    await h.advance(6 * DAY); // 14 days left: one warning, then quiet hour after hour
+    await h.advance(2 * DAY);
+    expect(h.osWarnings).toHaveLength(1);
+    expect(h.osWarnings[0]?.level).toBe('warn');
+    expect(h.osWarnings[0]?.text).toMatch(/^sage: sign-in expires in 14 days\. /);
+    expect(h.osWarnings[0]?.text).toContain('`smtp-oauth-relay login --account sage`');
+    expect(h.warnings()).toHaveLength(1);
+
+    await h.advance(5 * DAY); // 7 days left
+    expect(h.osWarnings.map((warning) => warning.text.split('.')[0])).toEqual(['sage: sign-in expires in 14 days', 'sage: sign-in expires in 7 days']);
   });
 
   it('raises "sign-in required" at once, through another account whose sign-in works', async () => {

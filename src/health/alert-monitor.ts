@@ -11,7 +11,7 @@ import type { Clock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { SignInState } from '../core/sign-in-state.js';
-import { dueWarnings, type ExpiryWarning, type WarnedAccount } from './expiry-warnings.js';
+import { dueWarnings, type ExpiryWarning, type WarnedAccount, type WarningLevel } from './expiry-warnings.js';
 import { composeNotice } from './notice-message.js';
 
 export const CHECK_INTERVAL_MS = 3600_000;
@@ -45,6 +45,8 @@ export interface AlertMonitorOptions {
   /** For the notice's Message-ID; defaults to the machine name. */
   readonly hostname?: string | undefined;
   readonly intervalMs?: number | undefined;
+  /** Told of each warning raised, once, e.g. to copy it to the OS log (os-log.ts); must not throw. */
+  readonly onWarning?: ((level: WarningLevel, text: string) => void) | undefined;
 }
 
 /** What one check did, for tests and the daemon's own log. */
@@ -151,6 +153,8 @@ export class AlertMonitor {
       nextStep: warning.nextStep,
     };
     logger[warning.level](fields, warning.text);
+    // Headline first: the event log keeps 255 characters; the text already says what to do.
+    this.options.onWarning?.(warning.level, `${warning.summary}. ${warning.text}`);
 
     const notify = config.alerts.notify;
     if (notify.length === 0) return undefined;

@@ -29,3 +29,18 @@ export {
   type RelayMetricsOptions,
   type TokenRequestOutcome,
 } from './metrics.js';
+export {
+  createOsLog,
+  EVENT_IDS,
+  EVENT_SOURCE,
+  EVENT_TEXT_MAX,
+  eventcreateArgs,
+  eventText,
+  JournalLog,
+  noOsLog,
+  WindowsEventLog,
+  type CommandRunner,
+  type OsLog,
+  type OsLogLevel,
+} from './os-log.js';
+export { STUCK_CHECK_INTERVAL_MS, StuckQueueWatch, type StuckQueueWatchOptions, type WatchedRecord } from './stuck-queue-watch.js';
