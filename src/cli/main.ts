@@ -12,6 +12,7 @@ import { registerQueueCommands } from './queue-command.js';
 import { registerSecretCommands } from './secret-command.js';
 import { registerSendTestCommand } from './send-test-command.js';
 import { serve } from './serve-command.js';
+import { registerServiceCommand } from './service-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { packageVersion } from './version.js';
 
@@ -34,5 +35,6 @@ registerDoctorCommand(program);
 registerSendTestCommand(program);
 registerLoginCommands(program);
 registerSecretCommands(program);
+registerServiceCommand(program);
 
 await program.parseAsync();

@@ -13,7 +13,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
-import { AlertLedger, AlertMonitor, queueDepthRows, RelayMetrics } from '../health/index.js';
+import { AlertLedger, AlertMonitor, createOsLog, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
 import { listQueue, Spool } from '../queue/index.js';
@@ -49,6 +49,7 @@ export class Relay {
       readonly tokens: ReadonlyMap<string, ClosableTokenProvider>;
       readonly scheduler: DeliveryScheduler;
       readonly monitor: AlertMonitor;
+      readonly stuck: StuckQueueWatch;
       readonly inbound: InboundServer;
       readonly health: HealthServer | undefined;
     },
@@ -76,6 +77,8 @@ export class Relay {
     try {
       const { spool, records, report } = await Spool.open(config.dataDir, { logger, clock });
       cleanup.push(() => spool.close());
+      // Warnings also go to the Windows Event Log, or the journal under systemd.
+      const osLog = createOsLog({ onFailure: (err) => logger.warn({ err: err.message }, 'could not write a warning to the Windows event log') });
       logger.info({ queued: report.queued, removedLeftovers: report.removedLeftovers.length, quarantined: report.quarantined.length }, 'spool recovered');
 
       // Metrics read the scheduler and sign-in on each scrape; both exist by the time one comes.
@@ -106,8 +109,18 @@ export class Relay {
       late.scheduler = scheduler;
       scheduler.start(records);
       cleanup.push(() => scheduler.stop(0));
-      const monitor = await startAlerts(config, { logger, clock, spool, scheduler, signIn, hostname: reportingHost });
+      const monitor = await startAlerts(config, { logger, clock, spool, scheduler, signIn, osLog, hostname: reportingHost });
       cleanup.push(() => monitor.stop());
+      const stuck = new StuckQueueWatch({
+        clock,
+        list: () => listQueue(config.dataDir, 'queue'),
+        raise: (level, text) => {
+          logger[level]({ kind: 'queue-stuck' }, text);
+          osLog[level](text);
+        },
+      });
+      stuck.start();
+      cleanup.push(() => stuck.stop());
       signIn.start({
         hold: (account, reason) => scheduler.hold(account, reason),
         release: (account) => scheduler.release(account),
@@ -138,7 +151,7 @@ export class Relay {
           })
         : undefined;
 
-      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, inbound, health }, startedAt);
+      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, stuck, inbound, health }, startedAt);
       logger.info(
         {
           smtp: `${inbound.address.host}:${inbound.address.port}`,
@@ -189,7 +202,10 @@ export class Relay {
     this.options.logger.info('relay stopping');
     await this.parts.health?.close();
     inbound.stopAccepting();
-    await Promise.all([inbound.close(), scheduler.stop(timeout), this.parts.monitor.stop()]);
+    this.parts.stuck.stop();
+    // The listener stays open (answering 421) until deliveries have finished or been abandoned,
+    // so a program that connects during the stop hears why instead of a refused connection.
+    await Promise.all([scheduler.stop(timeout).then(() => inbound.close()), this.parts.monitor.stop()]);
     await spool.close();
     await this.parts.signIn.stop();
     await control.close();
@@ -246,7 +262,7 @@ export class Relay {
  */
 async function startAlerts(
   config: Config,
-  parts: { logger: Logger; clock: Clock; spool: Spool; scheduler: DeliveryScheduler; signIn: SignIn; hostname: string },
+  parts: { logger: Logger; clock: Clock; spool: Spool; scheduler: DeliveryScheduler; signIn: SignIn; osLog: OsLog; hostname: string },
 ): Promise<AlertMonitor> {
   const ledger = await AlertLedger.open(config.dataDir, parts.clock);
   if (ledger.setAside !== undefined) parts.logger.warn({ movedTo: ledger.setAside }, 'the record of sent warnings could not be read; it was set aside');
@@ -256,6 +272,7 @@ async function startAlerts(
     logger: parts.logger,
     ledger,
     hostname: parts.hostname,
+    onWarning: (level, text) => parts.osLog[level](text),
     states: () => parts.signIn.states(),
     sendNotice: async (notice) => {
       const record = await parts.spool.enqueueBuffer(notice.raw, {
