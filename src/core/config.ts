@@ -41,6 +41,61 @@ const listenSchema = z
       .default(500)
       .describe('Recipients per message; Exchange Online allows 500 by default.'),
     name: z.string().optional().describe('Host name in the greeting; defaults to the machine name.'),
+    perClient: z
+      .strictObject({
+        maxConnections: z
+          .number()
+          .int()
+          .positive()
+          .default(20)
+          .describe('Connections one client address may hold at once; more get 421 4.7.0 at connect.'),
+        messagesPerMinute: z
+          .number()
+          .int()
+          .positive()
+          .default(120)
+          .describe('Messages one client address may start in any 60 seconds; more get 451 4.7.1 at MAIL FROM.'),
+      })
+      .prefault({})
+      .describe('Limits per client address, so one runaway program cannot crowd out the others.'),
+    tls: z
+      .strictObject({
+        starttls: z.boolean().default(true).describe('Offer STARTTLS (RFC 3207) on the SMTP port.'),
+        implicitTlsPort: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .optional()
+          .describe('Also listen with implicit TLS on this port (RFC 8314, usually 465); off when absent.'),
+        certFile: z.string().optional().describe('PEM certificate (chain); without it the relay makes a self-signed one in <dataDir>/tls/.'),
+        keyFile: z.string().optional().describe('PEM private key for certFile.'),
+        minVersion: z
+          .enum(['TLSv1', 'TLSv1.1', 'TLSv1.2'])
+          .default('TLSv1.2')
+          .describe('Oldest TLS version clients may use; lower it only for old printers that cannot do TLS 1.2.'),
+      })
+      .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), {
+        message: 'give certFile and keyFile together',
+        path: ['keyFile'],
+      })
+      .prefault({})
+      .describe('TLS for local clients.'),
+    auth: z
+      .enum(['off', 'optional', 'required', 'accept-any'])
+      .default('optional')
+      .describe(
+        'Local SMTP AUTH (PLAIN, LOGIN) with the users of `smtp-oauth-relay user add`: "optional" lets clients choose, "required" refuses MAIL without it, "accept-any" accepts any credentials for programs that insist on AUTH.',
+      ),
+    rewriteSender: z
+      .array(
+        z.strictObject({
+          client: clientAddress,
+          account: z.string().min(1).describe('Account whose mailbox becomes the sender.'),
+        }),
+      )
+      .default([])
+      .describe("Clients (devices that invent senders) whose envelope sender and From header become the account's mailbox; the original goes to Reply-To."),
   })
   .describe('Where the relay accepts mail from legacy programs.');
 
@@ -261,6 +316,11 @@ export const configSchema = configObject
         ctx.addIssue({ code: 'custom', path: ['accounts', index, 'name'], message: `duplicate account name "${account.name}"` });
       }
       names.add(account.name);
+    });
+    config.listen.rewriteSender.forEach((rule, index) => {
+      if (!names.has(rule.account)) {
+        ctx.addIssue({ code: 'custom', path: ['listen', 'rewriteSender', index, 'account'], message: `no account named "${rule.account}"` });
+      }
     });
   })
   .transform(applyCloud);

@@ -6,7 +6,12 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { SMTPServerOptions } from 'smtp-server';
+import type { Logger } from '../core/logger.js';
+import { systemClock } from '../core/clock.js';
+import { ClientLimits } from './client-limits.js';
+import { addMissingDateAndMessageId } from './submission-headers.js';
 import { createClientPolicy } from './client-policy.js';
+import { prepareLocalSecurity } from './local-security.js';
 import { PromptGreetingServer } from './prompt-greeting.js';
 import { buildSenderIndex } from './sender-policy.js';
 import { createSessionHooks } from './session-hooks.js';
@@ -29,6 +34,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
   const { listen, logger } = options;
   let accepting = true;
   let closing: Promise<void> | undefined;
+  const security = await prepareLocalSecurity(options, options.clock ?? systemClock);
 
   const hooks = createSessionHooks({
     sink: options.sink,
@@ -39,6 +45,10 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     senders: buildSenderIndex(options.accounts),
     maxRecipients: listen.maxRecipients,
     isAccepting: () => accepting,
+    planSender: security.planSender,
+    clientLimits: new ClientLimits(listen.perClient, options.clock ?? systemClock),
+    // RFC 6409 8.3, 8.4: a submission server adds Date and Message-ID when they are missing.
+    headerRewrites: [addMissingDateAndMessageId(listen.name ?? hostname(), options.clock ?? systemClock)],
   });
 
   const serverOptions: SMTPServerOptions = {
@@ -47,11 +57,9 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     // RFC 1870: advertised as "SIZE <n>"; MAIL FROM with a larger SIZE= gets smtp-server's
     // 552, a message that turns out larger gets our 552 5.3.4 (message-intake.ts).
     size: listen.maxMessageBytes,
-    // No AUTH in this version: local programs are trusted by address (client-policy.ts).
-    authOptional: true,
-    // STARTTLS is off until local TLS comes (a later issue): advertising it with
-    // smtp-server's built-in certificate would offer encryption with a published key.
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    // AUTH and TLS (local-security.ts): STARTTLS is only offered with our own certificate,
+    // never smtp-server's built-in one, whose private key is published.
+    ...security.serverOptions,
     // No DNS on the hot path: the client's name is not used for any decision.
     disableReverseLookup: true,
     maxClients: MAX_CLIENTS,
@@ -62,33 +70,50 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     ...hooks,
   };
 
-  const server = new PromptGreetingServer(serverOptions, logger);
-  // Without a listener an 'error' event (a socket reset mid-transaction) would end the process.
-  server.on('error', (err: Error) => logger.warn({ err }, 'inbound connection error'));
-
-  await new Promise<void>((resolve, reject) => {
-    const onListenError = (err: Error): void => reject(err);
-    server.server.once('error', onListenError);
-    server.listen(listen.port, listen.host, () => {
-      server.server.off('error', onListenError);
-      resolve();
-    });
-  });
-
+  const server = await listenOn(new PromptGreetingServer(serverOptions, logger), listen.port, listen.host, logger);
   const bound = server.server.address() as AddressInfo;
   logger.info({ host: bound.address, port: bound.port }, 'listening for SMTP');
 
+  // RFC 8314: implicit TLS submission, a second listener with the same hooks and options.
+  const implicitTlsPort = security.tls === undefined ? undefined : listen.tls.implicitTlsPort;
+  const implicit =
+    implicitTlsPort === undefined
+      ? undefined
+      : await listenOn(new PromptGreetingServer({ ...serverOptions, secure: true }, logger), implicitTlsPort, listen.host, logger).catch(
+          async (err: unknown) => {
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+            throw err;
+          },
+        );
+  const implicitBound = implicit?.server.address() as AddressInfo | undefined;
+  if (implicitBound !== undefined) logger.info({ host: implicitBound.address, port: implicitBound.port }, 'listening for SMTP with implicit TLS');
+
   return {
     address: { host: bound.address, port: bound.port },
+    implicitTlsAddress: implicitBound === undefined ? undefined : { host: implicitBound.address, port: implicitBound.port },
     stopAccepting(): void {
       accepting = false;
     },
     close(): Promise<void> {
       accepting = false;
-      closing ??= drainThenClose(server);
+      closing ??= Promise.all([drainThenClose(server), ...(implicit === undefined ? [] : [drainThenClose(implicit)])]).then(() => undefined);
       return closing;
     },
   };
+}
+
+async function listenOn(server: PromptGreetingServer, port: number, host: string, logger: Logger): Promise<PromptGreetingServer> {
+  // Without a listener an 'error' event (a socket reset mid-transaction) would end the process.
+  server.on('error', (err: Error) => logger.warn({ err }, 'inbound connection error'));
+  await new Promise<void>((resolve, reject) => {
+    const onListenError = (err: Error): void => reject(err);
+    server.server.once('error', onListenError);
+    server.listen(port, host, () => {
+      server.server.off('error', onListenError);
+      resolve();
+    });
+  });
+  return server;
 }
 
 /** How often close() looks for transactions that have ended. */

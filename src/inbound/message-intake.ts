@@ -9,9 +9,11 @@ import type { AccountConfig } from '../core/config.js';
 import { SmtpReplyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
-import { HeaderCollector } from './header-collector.js';
+import { composeHeaderRewrites, HeaderRewriter, type HeaderRewrite } from './header-rewriter.js';
 import { headerFieldValues } from './header-fields.js';
 import { checkHeaderFrom } from './sender-policy.js';
+import { rewriteSenderHeaders } from './sender-rewrite.js';
+import type { TransactionSender } from './transaction-sender.js';
 import type { MessageSink, NewRecordFields, SpooledDraft } from './types.js';
 
 export interface IntakeDependencies {
@@ -19,6 +21,8 @@ export interface IntakeDependencies {
   readonly logger: Logger;
   readonly maxMessageBytes: number;
   readonly onAccepted?: ((record: QueueRecord) => void) | undefined;
+  /** Header changes for every message (e.g. Date, Message-ID), applied before the sender rewrite. */
+  readonly headerRewrites?: readonly HeaderRewrite[] | undefined;
 }
 
 /** RFC 1870 6.1 and RFC 3463 5.3.4: message too big for system. */
@@ -35,8 +39,12 @@ export async function receiveMessage(
   session: SMTPServerSession,
   account: AccountConfig,
   deps: IntakeDependencies,
+  sender: TransactionSender = { account },
 ): Promise<string> {
-  const headers = new HeaderCollector();
+  const rewrite = sender.rewrite;
+  const headers = new HeaderRewriter(
+    composeHeaderRewrites(...(deps.headerRewrites ?? []), ...(rewrite === undefined ? [] : [rewriteSenderHeaders(rewrite)])),
+  );
   // The only errors on the tap are the ones destroyed into it below (client gone, too big), and
   // they are reported through clientGone and sizeExceeded. Whatever the sink does, an 'error'
   // nobody listens to must never take the relay down.
@@ -69,8 +77,9 @@ export async function receiveMessage(
   try {
     if (clientGone !== undefined) throw clientDisconnected(clientGone);
     if (stream.sizeExceeded) throw messageTooBig(deps.maxMessageBytes);
-    checkHeaderFrom(account, headerFieldValues(headers.headerBlock, 'from'));
-    record = await draft.commit(recordFields(session, account));
+    // A rewritten sender replaced From as well: whatever the client wrote there no longer counts.
+    if (rewrite === undefined) checkHeaderFrom(account, headerFieldValues(headers.headerBlock, 'from'), sender.allowedFrom);
+    record = await draft.commit(recordFields(session, account, rewrite?.mailbox));
   } catch (err) {
     await draft.discard().catch((discardError: unknown) => {
       deps.logger.error({ err: discardError, id: draft.id }, 'could not discard a refused message');
@@ -92,6 +101,7 @@ export async function receiveMessage(
     },
     'message accepted',
   );
+  if (rewrite !== undefined) deps.logger.info({ id: record.id, from: rewrite.original, to: rewrite.mailbox }, 'sender rewritten');
   try {
     deps.onAccepted?.(record);
   } catch (err) {
@@ -100,14 +110,14 @@ export async function receiveMessage(
   return `2.0.0 queued as ${record.id}`;
 }
 
-function recordFields(session: SMTPServerSession, account: AccountConfig): NewRecordFields {
+function recordFields(session: SMTPServerSession, account: AccountConfig, rewrittenSender?: string): NewRecordFields {
   const envelope = session.envelope;
   const helo = session.hostNameAppearsAs;
   return {
     kind: 'message',
     account: account.name,
     client: typeof helo === 'string' && helo !== '' ? { address: session.remoteAddress, helo } : { address: session.remoteAddress },
-    mailFrom: envelope.mailFrom === false ? '' : envelope.mailFrom.address,
+    mailFrom: rewrittenSender ?? (envelope.mailFrom === false ? '' : envelope.mailFrom.address),
     recipients: envelope.rcptTo.map((recipient) => recipient.address),
   };
 }
@@ -116,7 +126,7 @@ function recordFields(session: SMTPServerSession, account: AccountConfig): NewRe
  * smtp-server answers only after the DATA stream ended; when the sink stopped reading, the
  * rest of the message has to be read and dropped or the client would wait for ever.
  */
-function drainRest(stream: SMTPServerDataStream, headers: HeaderCollector): void {
+function drainRest(stream: SMTPServerDataStream, headers: HeaderRewriter): void {
   stream.unpipe(headers);
   headers.destroy();
   stream.resume();

@@ -20,6 +20,9 @@
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Logger } from '../core/logger.js';
+import { acceptBareLineFeeds } from './bare-line-feeds.js';
+import { onEveryParser } from './parser-hooks.js';
+import { continueInOrder } from './pipelined-continue.js';
 
 type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
 
@@ -47,10 +50,15 @@ export class PromptGreetingServer extends SMTPServer {
 
   override connect(socket: Parameters<SMTPServer['connect']>[0], socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
     super.connect(socket, socketOptions);
-    if (!this.greetsPromptly) return;
     const connection = this.connectionOn(socket);
     // Not registered: init refused it (too many clients, 421) and it is closing already.
     if (connection === undefined || connection._closing || connection._closed) return;
+    // The same seam serves the parser: bare LF devices, pipelined transactions.
+    onEveryParser(connection, (parser) => {
+      acceptBareLineFeeds(parser);
+      continueInOrder(parser);
+    });
+    if (!this.greetsPromptly) return;
     // With an implicit TLS upgrade still running, init has not armed the timer yet.
     if (connection.needsUpgrade) return;
     greetNow(connection);

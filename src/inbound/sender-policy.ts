@@ -48,11 +48,16 @@ export function accountForEnvelopeSender(index: SenderIndex, address: string): A
  * Every mailbox of every From field (RFC 5322 3.6.2) must be allowed for the account chosen
  * at MAIL FROM. `fromFieldValues` are the unfolded field bodies, one per From field found.
  */
-export function checkHeaderFrom(account: AccountConfig, fromFieldValues: readonly string[]): void {
+export function checkHeaderFrom(
+  account: AccountConfig,
+  fromFieldValues: readonly string[],
+  /** Lower-cased; narrower than the account's senders for a local user with its own sendAs. */
+  allowedSenderList: readonly string[] = allowedSenders(account),
+): void {
   if (fromFieldValues.length === 0) {
     throw new SmtpReplyError(550, '5.7.1', 'Message has no From header: add one with an address allowed for this sender');
   }
-  const allowed = new Set(allowedSenders(account));
+  const allowed = new Set(allowedSenderList);
   // flatten: a group ("Team: a@x, b@x;") is checked mailbox by mailbox. Display names,
   // quoted or RFC 2047 encoded-words, are left out by the parser: only addresses matter.
   const mailboxes = fromFieldValues.flatMap((value) => addressparser(value, { flatten: true }));

@@ -5,11 +5,12 @@
  * status code of RFC 3463).
  */
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
-import type { AccountConfig } from '../core/config.js';
 import { SmtpReplyError } from '../core/errors.js';
+import type { ClientLimits } from './client-limits.js';
 import { clientRefusal, type ClientPolicy } from './client-policy.js';
 import { receiveMessage, type IntakeDependencies } from './message-intake.js';
 import { accountForEnvelopeSender, type SenderIndex } from './sender-policy.js';
+import type { SenderPlanner, TransactionSender } from './transaction-sender.js';
 
 export interface HookDependencies extends IntakeDependencies {
   readonly clientPolicy: ClientPolicy;
@@ -17,14 +18,21 @@ export interface HookDependencies extends IntakeDependencies {
   readonly maxRecipients: number;
   /** False once the daemon stops taking new work. */
   readonly isAccepting: () => boolean;
+  /** listen.perClient; absent in tests that do not exercise it. */
+  readonly clientLimits?: ClientLimits;
+  /** Local users, AUTH modes and sender rewriting (transaction-sender.ts); by sender address alone when absent. */
+  readonly planSender?: SenderPlanner;
 }
 
-type Hooks = Required<Pick<SMTPServerOptions, 'onConnect' | 'onMailFrom' | 'onRcptTo' | 'onData'>>;
+type Hooks = Required<Pick<SMTPServerOptions, 'onConnect' | 'onMailFrom' | 'onRcptTo' | 'onData' | 'onClose'>>;
 
 export function createSessionHooks(deps: HookDependencies): Hooks {
   // smtp-server makes a new envelope object for every transaction (MAIL ... DATA, RSET):
   // keyed on it, the account chosen at MAIL FROM cannot leak into the next transaction.
-  const accountOfTransaction = new WeakMap<object, AccountConfig>();
+  const senderOfTransaction = new WeakMap<object, TransactionSender>();
+  const planSender: SenderPlanner =
+    deps.planSender ?? ((mailFrom: string) => ({ account: accountForEnvelopeSender(deps.senders, mailFrom) }));
+  const countedSessions = new WeakSet<SMTPServerSession>();
 
   return {
     onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
@@ -34,12 +42,31 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
         deps.logger.warn({ client: session.remoteAddress }, 'refused a client outside listen.allowClients');
         return callback(clientRefusal(session.remoteAddress));
       }
+      try {
+        deps.clientLimits?.admitConnection(session.remoteAddress);
+      } catch (err) {
+        deps.logger.warn({ client: session.remoteAddress }, 'refused a connection over listen.perClient.maxConnections');
+        return callback(err as Error);
+      }
+      // onClose runs for every connection, also those refused above: release only what was counted.
+      if (deps.clientLimits !== undefined) countedSessions.add(session);
       callback();
+    },
+
+    onClose(session: SMTPServerSession): void {
+      if (!countedSessions.delete(session)) return;
+      deps.clientLimits?.releaseConnection(session.remoteAddress);
     },
 
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
       try {
-        accountOfTransaction.set(session.envelope, accountForEnvelopeSender(deps.senders, address.address));
+        deps.clientLimits?.admitMessage(session.remoteAddress);
+      } catch (err) {
+        deps.logger.warn({ client: session.remoteAddress }, 'refused a message over listen.perClient.messagesPerMinute');
+        return callback(err as Error);
+      }
+      try {
+        senderOfTransaction.set(session.envelope, planSender(address.address, session));
         callback();
       } catch (err) {
         deps.logger.warn({ from: address.address, client: session.remoteAddress }, 'refused a sender');
@@ -63,13 +90,13 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
       session: SMTPServerSession,
       callback: (err?: Error | null, message?: string) => void,
     ): void {
-      const account = accountOfTransaction.get(session.envelope);
-      if (account === undefined) {
+      const sender = senderOfTransaction.get(session.envelope);
+      if (sender === undefined) {
         // smtp-server only starts DATA after an accepted MAIL FROM; this is a bug if seen.
         stream.resume();
         return callback(new SmtpReplyError(451, '4.3.0', 'Local error: no sender account for this transaction'));
       }
-      receiveMessage(stream, session, account, deps).then(
+      receiveMessage(stream, session, sender.account, deps, sender).then(
         (reply) => callback(null, reply),
         (err: unknown) => callback(err as Error),
       );

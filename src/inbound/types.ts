@@ -3,6 +3,7 @@
  * never imports the spool (src/queue) or the daemon: they satisfy these shapes structurally.
  */
 import type { Readable } from 'node:stream';
+import type { Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { NewRecordFields, QueueRecord } from '../core/queue-record.js';
@@ -37,11 +38,17 @@ export interface InboundOptions {
   logger: Logger;
   /** Called once per committed message, after the record is in the queue. */
   onAccepted?: (record: QueueRecord) => void;
+  /** Time for listen.perClient.messagesPerMinute; the system clock when absent. */
+  clock?: Clock;
+  /** Holds users.json and the generated TLS certificate (tls/); without it nobody can AUTH. */
+  dataDir?: string;
 }
 
 export interface InboundServer {
   /** Where the listener is bound; the port is the real one when 0 was configured. */
   readonly address: { host: string; port: number };
+  /** The implicit TLS listener (listen.tls.implicitTlsPort), when there is one. */
+  readonly implicitTlsAddress?: { host: string; port: number } | undefined;
   /** From now on new connections get `421 4.3.2` and are closed; sessions in progress finish. */
   stopAccepting(): void;
   /**

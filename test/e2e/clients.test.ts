@@ -71,7 +71,9 @@ elif kind == 'eightbit':
     # RFC 6152: an 8-bit body, no transfer encoding, declared with BODY=8BITMIME.
     charset = spec['charset']
     text = 'Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e: 12,50 EUR\r\nGr\u00fc\u00dfe aus K\u00f6ln, \u00bfqu\u00e9 tal?\r\n.\r\n'
+    # With Date and Message-ID, as the relay adds them when missing (RFC 6409 8.3, 8.4).
     raw = ('From: invoices@contoso.example\r\nTo: customer@fabrikam.example\r\nSubject: 8-bit body\r\n'
+           'Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <eightbit-' + charset + '@contoso.example>\r\n'
            'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=' + charset + '\r\n'
            'Content-Transfer-Encoding: 8bit\r\n\r\n').encode('ascii') + text.encode(charset)
     smtp.ehlo()

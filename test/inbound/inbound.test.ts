@@ -30,8 +30,8 @@ function queuedId(reply: string): string {
 }
 
 describe('inbound SMTP, session', () => {
-  it('greets with the banner and offers PIPELINING, 8BITMIME, SMTPUTF8, SIZE; no AUTH, no STARTTLS', async () => {
-    const h = await start({ maxMessageBytes: 123456 });
+  it('greets with the banner and offers PIPELINING, 8BITMIME, SMTPUTF8, SIZE; no AUTH, no STARTTLS when both are off', async () => {
+    const h = await start({ maxMessageBytes: 123456, auth: 'off', tls: { starttls: false } });
     const wire = await h.wire();
     expect((await wire.reply()).last).toBe('220 relay.test ESMTP smtp-oauth-relay ready');
     const ehlo = await wire.command('EHLO client.example');
@@ -141,7 +141,9 @@ describe('inbound SMTP, messages', () => {
   it('spools the exact bytes sent, with dot-stuffing undone, and answers 250 2.0.0 queued as <id>', async () => {
     const h = await start();
     const wire = await h.wire();
+    // With Date and Message-ID the relay adds nothing (RFC 6409 8.3, 8.4), so the bytes stay the client's.
     const message =
+      'Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <dots@contoso.com>\r\n' +
       'From: Sage 100 <sage@contoso.com>\r\nTo: a@example.com\r\nSubject: dots\r\n\r\n' +
       '.starts with a dot\r\n..two dots\r\n.\r\n  .indented\r\nlast line\r\n';
     await wire.startData('sage@contoso.com', ['a@example.com', 'b@example.com']);
@@ -192,6 +194,7 @@ describe('inbound SMTP, messages', () => {
     const h = await start();
     const wire = await h.wire();
     const message = Buffer.concat([
+      Buffer.from('Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <utf8@contoso.com>\r\n'),
       Buffer.from('From: Élise Dépôt <sage@contoso.com>\r\nSubject: Größe ✓\r\n\r\nZürich 1€ ✓\r\n'),
       Buffer.from([0xe9, 0x0d, 0x0a]), // a Latin-1 "é": 8-bit, not UTF-8
     ]);

@@ -1,0 +1,96 @@
+/**
+ * Local SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login):
+ * the smtp-server onAuth hook. Programs such as Sage insist on a user name and password even
+ * on localhost; the user then decides which account sends (sender-policy.ts).
+ *
+ * smtp-server's allowInsecureAuth is global, so it is on and the decision is here: loopback
+ * clients may AUTH in clear text (nothing leaves the machine), everyone else must STARTTLS
+ * first and otherwise hears 538 5.7.11 (RFC 4954 section 6, "Encryption required").
+ */
+import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
+import type { Config } from '../core/config.js';
+import { SmtpReplyError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { AuthThrottle } from './auth-throttle.js';
+import { createClientPolicy } from './client-policy.js';
+import type { LocalUser } from './local-users.js';
+
+export type AuthMode = Config['listen']['auth'];
+
+/** What an AUTH leaves in session.user. */
+export type SessionUser =
+  | { readonly kind: 'local'; readonly user: LocalUser }
+  /** 'accept-any': a name was given and accepted, but it binds nothing (treated as no AUTH). */
+  | { readonly kind: 'any'; readonly name: string };
+
+export interface UserDirectory {
+  authenticate(name: string, password: string): Promise<LocalUser | undefined>;
+}
+
+export interface LocalAuthDependencies {
+  readonly mode: AuthMode;
+  readonly users: UserDirectory;
+  readonly throttle: AuthThrottle;
+  readonly logger: Logger;
+}
+
+export const AUTH_METHODS = ['PLAIN', 'LOGIN'];
+
+type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void;
+
+const isLoopback = createClientPolicy([]);
+
+/** RFC 4954 section 6: 535 5.7.8 for a wrong user name or password. */
+export const invalidCredentials = (): SmtpReplyError => new SmtpReplyError(535, '5.7.8', 'Authentication credentials invalid');
+
+export function createAuthHook(deps: LocalAuthDependencies) {
+  return function onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: AuthCallback): void {
+    const client = session.remoteAddress;
+    if (!session.secure && !isLoopback(client)) {
+      return callback(new SmtpReplyError(538, '5.7.11', 'Encryption required: use STARTTLS before AUTH'));
+    }
+    const name = auth.username ?? '';
+    const password = auth.password ?? '';
+    const delay = deps.throttle.delayMs(client);
+
+    if (deps.mode === 'accept-any') {
+      // The password is never logged, not even here where it is not checked.
+      deps.logger.info({ user: name, client }, 'accepted AUTH without checking it (listen.auth is accept-any)');
+      const user: SessionUser = { kind: 'any', name };
+      return callback(null, { user });
+    }
+
+    deps.users.authenticate(name, password).then(
+      (found) => {
+        if (found !== undefined) {
+          deps.throttle.recordSuccess(client);
+          deps.logger.info({ user: name, account: found.account, client }, 'local user authenticated');
+          const user: SessionUser = { kind: 'local', user: found };
+          return deps.throttle.later(delay, () => callback(null, { user }));
+        }
+        const cutOff = deps.throttle.recordFailure(client);
+        deps.logger.warn({ user: name, client, failures: deps.throttle.failureCount(client) }, 'local AUTH failed');
+        const reply = cutOff
+          ? new SmtpReplyError(421, '4.7.0', 'Too many failed authentication attempts, closing connection')
+          : invalidCredentials();
+        deps.throttle.later(delay, () => callback(reply));
+      },
+      (err: unknown) => {
+        deps.logger.error({ err }, 'could not read the local users');
+        // RFC 4954 section 6: 454 4.7.0 Temporary authentication failure.
+        callback(new SmtpReplyError(454, '4.7.0', 'Temporary authentication failure, try again later'));
+      },
+    );
+  };
+}
+
+export function sessionUser(session: SMTPServerSession): SessionUser | undefined {
+  const user = session.user as SessionUser | undefined;
+  return user?.kind === 'local' || user?.kind === 'any' ? user : undefined;
+}
+
+/** The local user bound to the session, if any ('accept-any' logins bind none). */
+export function localUserOf(session: SMTPServerSession): LocalUser | undefined {
+  const user = sessionUser(session);
+  return user?.kind === 'local' ? user.user : undefined;
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { testConfig } from '../../test/inbound/config.js';
+import { createRewriteRules, rewriteSenderHeaders } from './sender-rewrite.js';
+
+const rewrite = rewriteSenderHeaders({ original: 'scan@printer.local', mailbox: 'scanner@contoso.com' });
+
+describe('rewriteSenderHeaders', () => {
+  it('replaces the address, keeps the display name byte for byte, adds Reply-To', () => {
+    expect(rewrite('From: "Scanner, 3rd floor" <scan@printer.local>\r\nSubject: s\r\n')).toBe(
+      'From: "Scanner, 3rd floor" <scanner@contoso.com>\r\nSubject: s\r\nReply-To: <scan@printer.local>\r\n',
+    );
+    expect(rewrite('From: =?utf-8?q?=C3=89tage?= <scan@printer.local>\n')).toBe(
+      'From: =?utf-8?q?=C3=89tage?= <scanner@contoso.com>\nReply-To: <scan@printer.local>\n',
+    );
+  });
+
+  it('handles a bare address, a comment name, folding, no From, and drops Sender', () => {
+    expect(rewrite('From: scan@printer.local\r\n')).toBe('From: scanner@contoso.com\r\nReply-To: <scan@printer.local>\r\n');
+    expect(rewrite('From: scan@printer.local (Scanner)\r\n')).toBe('From: Scanner <scanner@contoso.com>\r\nReply-To: <scan@printer.local>\r\n');
+    expect(rewrite('From: Scanner\r\n <other@printer.local>\r\nSender: x@y\r\nFrom: again@x\r\n')).toBe(
+      'From: Scanner <scanner@contoso.com>\r\nReply-To: <other@printer.local>\r\n',
+    );
+    expect(rewrite('Subject: s\r\n')).toBe('Subject: s\r\nFrom: scanner@contoso.com\r\nReply-To: <scan@printer.local>\r\n');
+  });
+
+  it('keeps an existing Reply-To', () => {
+    expect(rewrite('Reply-To: desk@contoso.com\r\nFrom: <scan@printer.local>\r\n')).toBe(
+      'Reply-To: desk@contoso.com\r\nFrom: <scanner@contoso.com>\r\n',
+    );
+  });
+});
+
+describe('createRewriteRules', () => {
+  it('matches addresses and ranges, mapped IPv6 included, to their account', () => {
+    const config = testConfig();
+    const rules = createRewriteRules(
+      [
+        { client: '192.168.1.50', account: 'scanner' },
+        { client: '10.0.0.0/8', account: 'sage' },
+      ],
+      config.accounts,
+    );
+    expect(rules('192.168.1.50')?.name).toBe('scanner');
+    expect(rules('::ffff:192.168.1.50')?.name).toBe('scanner');
+    expect(rules('10.2.3.4')?.name).toBe('sage');
+    expect(rules('127.0.0.1')).toBeUndefined();
+  });
+});
+
+describe('rewriteSenderHeaders with several From mailboxes', () => {
+  it('keeps one From with the first display name', () => {
+    const rewrite = rewriteSenderHeaders({ original: 'a@x', mailbox: 'scanner@contoso.com' });
+    expect(rewrite('From: "Desk, A" <a@x>, b@y\r\n')).toBe('From: "Desk, A" <scanner@contoso.com>\r\nReply-To: <a@x>\r\n');
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * Sender rewriting for devices that invent senders (scanners that send as
+ * "scanner@printer.local"): Exchange would refuse them with 5.7.60 SendAsDenied (M365.md), so
+ * for the clients in listen.rewriteSender, and users with rewriteSender, the envelope sender
+ * and the From field become the account's mailbox. The display name stays, so recipients still
+ * see "Scanner 3rd floor", and the original address goes to Reply-To (RFC 5322 3.6.2) so that
+ * replies still reach it, unless the message has a Reply-To already. Sender fields are dropped:
+ * Exchange checks them against send-as rights as well.
+ */
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import addressparser from 'nodemailer/lib/addressparser';
+import type { AccountConfig } from '../core/config.js';
+import { normalizeClientAddress } from './client-policy.js';
+import { lineEndingOf, type HeaderRewrite } from './header-rewriter.js';
+
+export interface RewriteRule {
+  readonly client: string;
+  readonly account: string;
+}
+
+/** The account whose mailbox replaces the senders of `clientAddress`, if it is listed. */
+export type RewriteRules = (clientAddress: string) => AccountConfig | undefined;
+
+export function createRewriteRules(rules: readonly RewriteRule[], accounts: readonly AccountConfig[]): RewriteRules {
+  const matchers = rules.map((rule) => {
+    const account = accounts.find((candidate) => candidate.name === rule.account);
+    // config.ts checks the names; a wrong one here is a programming error.
+    if (account === undefined) throw new Error(`listen.rewriteSender: no account named "${rule.account}"`);
+    return { list: clientList(rule.client), account };
+  });
+  return (clientAddress) => {
+    const address = normalizeClientAddress(clientAddress);
+    const type = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+    if (type === undefined) return undefined;
+    return matchers.find((matcher) => matcher.list.check(address, type))?.account;
+  };
+}
+
+function clientList(entry: string): BlockList {
+  const list = new BlockList();
+  const [rawAddress = '', prefix] = entry.trim().split('/');
+  const address = normalizeClientAddress(rawAddress);
+  const type = isIPv4(address) ? 'ipv4' : 'ipv6';
+  if (prefix === undefined) list.addAddress(address, type);
+  else list.addSubnet(address, Number(prefix), type);
+  return list;
+}
+
+/** One header field with its continuation lines and line endings. */
+function splitFields(headerBlock: string): string[] {
+  const fields: string[] = [];
+  for (const line of headerBlock.split(/(?<=\n)/)) {
+    const last = fields.length - 1;
+    if (/^[ \t]/.test(line) && last >= 0) fields[last] += line;
+    else fields.push(line);
+  }
+  return fields.filter((field) => field !== '');
+}
+
+function fieldName(field: string): string {
+  const colon = field.indexOf(':');
+  return colon <= 0 ? '' : field.slice(0, colon).trim().toLowerCase();
+}
+
+function fieldBody(field: string): string {
+  return field
+    .slice(field.indexOf(':') + 1)
+    .replace(/\r?\n(?=[ \t])/g, '')
+    .replace(/\r?\n$/, '')
+    .trim();
+}
+
+/** `value` with its address replaced by `mailbox`, keeping the display name as it was written. */
+function fromWithMailbox(value: string, mailbox: string): string {
+  // name-addr (RFC 5322 3.4): keep every byte of the display name, replace the angle-addr.
+  const angle = /<[^<>]*>(?![^<>]*<)/;
+  if (angle.test(value)) {
+    const mailboxes = addressparser(value, { flatten: true });
+    const first = mailboxes[0];
+    // Several mailboxes (RFC 5322 3.6.2 allows a From list): keep only the first one's name.
+    if (mailboxes.length > 1 && first !== undefined) return first.name === '' ? mailbox : `${quoteName(first.name)} <${mailbox}>`;
+    return value.replace(angle, `<${mailbox}>`);
+  }
+  // addr-spec, maybe with the name in a comment: "scan@x (Scanner)".
+  const name = addressparser(value)[0]?.name ?? '';
+  return name === '' ? mailbox : `${quoteName(name)} <${mailbox}>`;
+}
+
+/** A phrase of atext and spaces stays as it is (RFC 5322 3.2.3); anything else is quoted. */
+function quoteName(name: string): string {
+  return /^[\w !#$%&'*+/=?^`{|}~-]*$/.test(name) ? name : `"${name.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+export interface SenderRewrite {
+  /** The envelope sender the client gave. */
+  readonly original: string;
+  /** The account's mailbox that replaces it. */
+  readonly mailbox: string;
+}
+
+/** The header part of the rewrite: From becomes the mailbox, Reply-To the original address. */
+export function rewriteSenderHeaders(rewrite: SenderRewrite): HeaderRewrite {
+  return (headerBlock) => {
+    const eol = lineEndingOf(headerBlock);
+    const fields = splitFields(headerBlock);
+    const froms = fields.filter((field) => fieldName(field) === 'from');
+    const fromValue = froms[0] === undefined ? '' : fieldBody(froms[0]);
+    const headerAddress = addressparser(fromValue, { flatten: true })[0]?.address ?? '';
+    const replyTo = headerAddress !== '' ? headerAddress : rewrite.original;
+    const newFrom = `From: ${fromValue === '' ? rewrite.mailbox : fromWithMailbox(fromValue, rewrite.mailbox)}${eol}`;
+    const hasReplyTo = fields.some((field) => fieldName(field) === 'reply-to');
+
+    const out: string[] = [];
+    let fromWritten = false;
+    for (const field of fields) {
+      const name = fieldName(field);
+      if (name === 'sender') continue;
+      if (name !== 'from') {
+        out.push(field);
+        continue;
+      }
+      if (fromWritten) continue;
+      out.push(newFrom);
+      fromWritten = true;
+    }
+    if (!fromWritten) out.push(newFrom);
+    if (!hasReplyTo && replyTo !== '' && replyTo.toLowerCase() !== rewrite.mailbox.toLowerCase()) out.push(`Reply-To: <${replyTo}>${eol}`);
+    return out.join('');
+  };
+}
