@@ -13,6 +13,7 @@ import { registerSecretCommands } from './secret-command.js';
 import { registerSendTestCommand } from './send-test-command.js';
 import { serve } from './serve-command.js';
 import { registerServiceCommand } from './service-command.js';
+import { registerUserCommand } from './user-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { packageVersion } from './version.js';
 
@@ -36,5 +37,6 @@ registerSendTestCommand(program);
 registerLoginCommands(program);
 registerSecretCommands(program);
 registerServiceCommand(program);
+registerUserCommand(program);
 
 await program.parseAsync();

@@ -20,22 +20,27 @@ export async function serve(configFile: string): Promise<number> {
     process.exit(70);
   });
 
+  // Signals are handled from before the start: a stop asked for while the relay is still
+  // starting (a service manager may do that) waits for the start, then stops cleanly.
+  let signals = 0;
+  let stopRequested: () => void = () => undefined;
+  const stopAsked = new Promise<void>((resolve) => (stopRequested = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal, exiting now; acknowledged messages stay in the queue');
+      logger.flush();
+      process.exit(1);
+    }
+    logger.info({ signal }, 'stopping');
+    stopRequested();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   const relay = await Relay.start({ config, logger, version: packageVersion(), stopTimeoutMs: config.delivery.stopTimeoutSeconds * 1000 });
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals > 1) {
-        logger.warn({ signal }, 'second signal, exiting now; acknowledged messages stay in the queue');
-        logger.flush();
-        process.exit(1);
-      }
-      logger.info({ signal }, 'stopping');
-      void relay.stop().then(resolve);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await stopAsked;
+  await relay.stop();
   logger.flush();
   // Everything is closed; should a library still hold a handle (a socket of a send abandoned at
   // the bound), the process must end anyway, as a service manager expects after a stop.

@@ -130,6 +130,9 @@ export class Relay {
 
       const inbound = await startInbound({
         listen: config.listen,
+        // Local TLS certificate and local users (users.json) live in the data folder.
+        dataDir: config.dataDir,
+        clock,
         accounts: config.accounts,
         sink: spool,
         logger,
@@ -155,6 +158,7 @@ export class Relay {
       logger.info(
         {
           smtp: `${inbound.address.host}:${inbound.address.port}`,
+          ...(inbound.implicitTlsAddress === undefined ? {} : { smtps: `${inbound.implicitTlsAddress.host}:${inbound.implicitTlsAddress.port}` }),
           control: endpoint,
           accounts: config.accounts.map((a) => a.name),
           ...(health === undefined ? {} : { health: health.url }),
