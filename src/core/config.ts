@@ -55,6 +55,12 @@ const listenSchema = z
           .positive()
           .default(120)
           .describe('Messages one client address may start in any 60 seconds; more get 451 4.7.1 at MAIL FROM.'),
+        includeLoopback: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Limit programs on this machine too. Off by default: the local program (e.g. Sage sending a batch of hundreds) is what the relay queues for.',
+          ),
       })
       .prefault({})
       .describe('Limits per client address, so one runaway program cannot crowd out the others.'),

@@ -51,4 +51,15 @@ describe('ClientLimits', () => {
     await clock.advance(60_000);
     for (let i = 0; i < 3; i++) expect(replyOf(() => limits.admitMessage('10.0.0.7'))).toBe('admitted');
   });
+
+  it('leaves loopback clients alone by default, and limits them when includeLoopback is set', () => {
+    const exempt = new ClientLimits({ maxConnections: 1, messagesPerMinute: 1 }, new ManualClock());
+    for (const address of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '127.0.0.1']) {
+      expect(replyOf(() => exempt.admitConnection(address))).toBe('admitted');
+      expect(replyOf(() => exempt.admitMessage(address))).toBe('admitted');
+    }
+    const strict = new ClientLimits({ maxConnections: 1, messagesPerMinute: 1, includeLoopback: true }, new ManualClock());
+    expect(replyOf(() => strict.admitConnection('127.0.0.1'))).toBe('admitted');
+    expect(replyOf(() => strict.admitConnection('127.0.0.1'))).toBe('421 4.7.0 Too many connections from 127.0.0.1, try again later');
+  });
 });

@@ -11,11 +11,17 @@
  */
 import type { Clock } from '../core/clock.js';
 import { SmtpReplyError } from '../core/errors.js';
-import { normalizeClientAddress } from './client-policy.js';
+import { isLoopbackClient, normalizeClientAddress } from './client-policy.js';
 
 export interface PerClientLimits {
   readonly maxConnections: number;
   readonly messagesPerMinute: number;
+  /**
+   * Whether programs on this machine are limited too. Off by default: the local program is the
+   * one the relay exists for, and Sage's Paperless Office sends batches of hundreds of messages
+   * at once; the queue, not a 451, is what paces them for Exchange.
+   */
+  readonly includeLoopback?: boolean;
 }
 
 /** The sliding window of messagesPerMinute. */
@@ -36,6 +42,7 @@ export class ClientLimits {
    * successful call must be matched by one `release`.
    */
   admitConnection(address: string): void {
+    if (this.exempt(address)) return;
     const client = normalizeClientAddress(address);
     const open = this.connections.get(client) ?? 0;
     if (open >= this.limits.maxConnections) {
@@ -45,6 +52,7 @@ export class ClientLimits {
   }
 
   releaseConnection(address: string): void {
+    if (this.exempt(address)) return;
     const client = normalizeClientAddress(address);
     const open = this.connections.get(client) ?? 0;
     if (open <= 1) this.connections.delete(client);
@@ -53,6 +61,7 @@ export class ClientLimits {
 
   /** Counts a message (MAIL FROM) from `address`, or throws the 451 it should get. */
   admitMessage(address: string): void {
+    if (this.exempt(address)) return;
     const client = normalizeClientAddress(address);
     const now = this.clock.now();
     const recent = (this.messageTimes.get(client) ?? []).filter((at) => at > now - WINDOW_MS);
@@ -76,5 +85,9 @@ export class ClientLimits {
     for (const [client, times] of this.messageTimes) {
       if ((times[times.length - 1] ?? 0) <= now - WINDOW_MS) this.messageTimes.delete(client);
     }
+  }
+
+  private exempt(address: string): boolean {
+    return this.limits.includeLoopback !== true && isLoopbackClient(address);
   }
 }

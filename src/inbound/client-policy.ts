@@ -21,6 +21,12 @@ export function normalizeClientAddress(address: string): string {
   return mapped?.[1] ?? withoutZone.toLowerCase();
 }
 
+/** 127.0.0.0/8 or ::1 (IPv4-mapped forms included): a program on this very machine. */
+export function isLoopbackClient(address: string): boolean {
+  const normalized = normalizeClientAddress(address);
+  return normalized === '::1' || (isIPv4(normalized) && normalized.startsWith('127.'));
+}
+
 export function createClientPolicy(allowClients: readonly string[]): ClientPolicy {
   const allowed = new BlockList();
   allowed.addSubnet('127.0.0.0', 8, 'ipv4');

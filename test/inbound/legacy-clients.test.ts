@@ -207,7 +207,8 @@ describe('Date and Message-ID (RFC 6409 8.3, 8.4)', () => {
 
 describe('per-client limits (listen.perClient)', () => {
   it('refuses connections over maxConnections with 421 4.7.0 and closes them; a freed slot is usable again', async () => {
-    const s = await start({ perClient: { maxConnections: 2, messagesPerMinute: 100 } });
+    // Test clients connect from 127.0.0.1: limit loopback too, as includeLoopback allows.
+    const s = await start({ perClient: { maxConnections: 2, messagesPerMinute: 100, includeLoopback: true } });
     const first = await s.wire();
     const second = await s.wire();
     await first.expect(first.reply(), 220);
@@ -228,8 +229,22 @@ describe('per-client limits (listen.perClient)', () => {
     expect(greeting).toMatch(/^220 /);
   });
 
+  it('does not limit programs on this machine unless includeLoopback says so (a Sage batch is not throttled)', async () => {
+    const s = await start({ perClient: { maxConnections: 1, messagesPerMinute: 1 } });
+    const first = await s.wire();
+    const second = await s.wire();
+    await first.expect(first.reply(), 220);
+    await second.expect(second.reply(), 220);
+    await first.expect(first.command('EHLO printer'), 250);
+    for (const tag of ['one', 'two', 'three']) {
+      await first.startDataAfterEhlo('sage@contoso.com', ['a@example.com']);
+      first.write(`${STAMPS}From: sage@contoso.com\r\n\r\n${tag}\r\n.\r\n`);
+      await first.expect(first.reply(), 250);
+    }
+  });
+
   it('refuses MAIL FROM over messagesPerMinute with 451 4.7.1 until the minute has passed', async () => {
-    const s = await start({ perClient: { maxConnections: 5, messagesPerMinute: 2 } });
+    const s = await start({ perClient: { maxConnections: 5, messagesPerMinute: 2, includeLoopback: true } });
     const wire = await s.wire();
     await wire.startData('sage@contoso.com', ['a@example.com']);
     wire.write(`${STAMPS}From: sage@contoso.com\r\n\r\none\r\n.\r\n`);
