@@ -15,7 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SmtpWire } from '../support/smtp-wire.js';
 import { MOCK_MAILBOX, type DataReplyHold } from '../mock-tenant/index.js';
 import type { RelayProcess } from '../support/relay-process.js';
-import { copiesById, FaultFixture, legacyMessage, LegacyClient, messageIdFor, messageIdOf, RECIPIENT, sendBatch, SENDER, waitUntil } from './fault-fixture.js';
+import { expectCopies, FaultFixture, legacyMessage, LegacyClient, messageIdFor, messageIdOf, RECIPIENT, sendBatch, SENDER, waitForAllDelivered, waitUntil } from './fault-fixture.js';
 
 async function fileSize(path: string): Promise<number> {
   return stat(path).then((s) => s.size, () => 0);
@@ -156,16 +156,11 @@ describe('relay killed with SIGKILL', () => {
 
     const restarted = await fixture.startRelay();
     expect((await restarted.waitForLog((line) => line.msg === 'spool recovered')).queued).toBe(tags.length - deliveredFirst);
-    await waitUntil('every acknowledged message upstream', () => tags.every((tag) => copiesById(upstream.messages).has(messageIdFor(tag))), 60_000);
-    await waitUntil('the queue to drain', async () => (await fixture!.spoolFiles('queue')).length === 0);
+    await waitForAllDelivered(fixture, tags);
     await restarted.kill('SIGTERM');
 
-    const copies = copiesById(upstream.messages);
-    for (const tag of tags) {
-      const id = messageIdFor(tag);
-      // The in-flight ones are sent again after the restart (at-least-once); no other is.
-      expect({ id, copies: copies.get(id) }).toEqual({ id, copies: inFlight.includes(id) ? 2 : 1 });
-    }
+    // The in-flight ones are sent again after the restart (at-least-once); no other is.
+    expectCopies(upstream.messages, tags, inFlight);
     expect(upstream.messages).toHaveLength(tags.length + maxConnections);
     expect(await fixture.spoolFiles('failed')).toEqual([]);
   });

@@ -8,6 +8,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import { SmtpWire } from '../support/smtp-wire.js';
 import { MOCK_SEND_AS, startMockTenant, type MockTenant, type MockTenantOptions, type ReceivedMessage, type RelayConfigInput } from '../mock-tenant/index.js';
 import { RELAY_CLI, RelayProcess } from '../support/relay-process.js';
@@ -185,5 +186,24 @@ export async function waitUntil(what: string, condition: () => boolean | Promise
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Waits until every acknowledged message (by tag) reached the mock Exchange and the queue is empty. */
+export async function waitForAllDelivered(fixture: FaultFixture, tags: readonly string[]): Promise<void> {
+  const { upstream } = fixture.tenant;
+  await waitUntil('every acknowledged message upstream', () => tags.every((tag) => copiesById(upstream.messages).has(messageIdFor(tag))), 60_000);
+  await waitUntil('the queue to drain', async () => (await fixture.spoolFiles('queue')).length === 0);
+}
+
+/**
+ * Checks the copies each message arrived in: twice for those in flight when a process ended
+ * (at-least-once: their DATA had reached Exchange), exactly once for every other.
+ */
+export function expectCopies(messages: readonly ReceivedMessage[], tags: readonly string[], inFlight: readonly (string | undefined)[] = []): void {
+  const copies = copiesById(messages);
+  for (const tag of tags) {
+    const id = messageIdFor(tag);
+    expect({ tag, copies: copies.get(id) }).toEqual({ tag, copies: inFlight.includes(id) ? 2 : 1 });
   }
 }

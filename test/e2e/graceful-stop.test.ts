@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DataReplyHold } from '../mock-tenant/index.js';
 import { SmtpWire } from '../support/smtp-wire.js';
 import type { RelayProcess } from '../support/relay-process.js';
-import { copiesById, FaultFixture, legacyMessage, messageIdFor, messageIdOf, RECIPIENT, sendBatch, SENDER, waitUntil } from './fault-fixture.js';
+import { expectCopies, FaultFixture, legacyMessage, messageIdOf, RECIPIENT, sendBatch, SENDER, waitForAllDelivered } from './fault-fixture.js';
 
 const MAX_CONNECTIONS = 3;
 /** Generous: the process must have ended long before; not a speed assertion. */
@@ -80,11 +80,9 @@ describe('graceful stop of the relay process', () => {
     // (c) after a restart everything acknowledged arrives, each exactly once.
     const restarted = await fixture!.startRelay();
     const all = [...tags, 'during-stop'];
-    await waitUntil('every acknowledged message upstream', () => all.every((tag) => copiesById(upstream.messages).has(messageIdFor(tag))), 60_000);
-    await waitUntil('the queue to drain', async () => (await fixture!.spoolFiles('queue')).length === 0);
+    await waitForAllDelivered(fixture!, all);
     expect(await withinDeadline(restarted.kill('SIGTERM'), 'the second stop')).toEqual({ code: 0, signal: null });
-    const copies = copiesById(upstream.messages);
-    for (const tag of all) expect({ tag, copies: copies.get(messageIdFor(tag)) }).toEqual({ tag, copies: 1 });
+    expectCopies(upstream.messages, all);
     expect(upstream.messages).toHaveLength(all.length);
     expect(await fixture!.spoolFiles('failed')).toEqual([]);
     expect(await fixture!.spoolFiles('tmp')).toEqual([]);
@@ -101,15 +99,10 @@ describe('graceful stop of the relay process', () => {
 
     const restarted = await fixture!.startRelay();
     expect((await restarted.waitForLog((line) => line.msg === 'spool recovered')).queued).toBe(tags.length);
-    await waitUntil('every acknowledged message upstream', () => tags.every((tag) => copiesById(upstream.messages).has(messageIdFor(tag))), 60_000);
-    await waitUntil('the queue to drain', async () => (await fixture!.spoolFiles('queue')).length === 0);
+    await waitForAllDelivered(fixture!, tags);
     await restarted.kill('SIGTERM');
-    const copies = copiesById(upstream.messages);
     // Abandoned sends had reached Exchange (its 250 never came): at least once, twice at most.
-    for (const tag of tags) {
-      const id = messageIdFor(tag);
-      expect({ id, copies: copies.get(id) }).toEqual({ id, copies: inFlight.includes(id) ? 2 : 1 });
-    }
+    expectCopies(upstream.messages, tags, inFlight);
     expect(await fixture!.spoolFiles('failed')).toEqual([]);
   });
 
@@ -125,14 +118,9 @@ describe('graceful stop of the relay process', () => {
     hold.release();
 
     const restarted = await fixture!.startRelay();
-    await waitUntil('every acknowledged message upstream', () => tags.every((tag) => copiesById(upstream.messages).has(messageIdFor(tag))), 60_000);
-    await waitUntil('the queue to drain', async () => (await fixture!.spoolFiles('queue')).length === 0);
+    await waitForAllDelivered(fixture!, tags);
     await restarted.kill('SIGTERM');
-    const copies = copiesById(upstream.messages);
-    for (const tag of tags) {
-      const id = messageIdFor(tag);
-      // Duplicates only for the sends that were in flight when the process ended.
-      expect({ id, copies: copies.get(id) }).toEqual({ id, copies: inFlight.includes(id) ? 2 : 1 });
-    }
+    // Duplicates only for the sends that were in flight when the process ended.
+    expectCopies(upstream.messages, tags, inFlight);
   });
 });
