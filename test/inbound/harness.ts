@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Clock } from '../../src/core/clock.js';
 import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { QueueRecord } from '../../src/core/queue-record.js';
 import { startInbound } from '../../src/inbound/inbound-server.js';
@@ -19,7 +20,11 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(listen: Record<string, unknown> = {}, logger: Logger = silentLogger()): Promise<Harness> {
+export async function startHarness(
+  listen: Record<string, unknown> = {},
+  logger: Logger = silentLogger(),
+  options: { clock?: Clock } = {},
+): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'inbound-'));
   const sink = await FileSink.create(dir);
   const config = testConfig(listen);
@@ -30,6 +35,7 @@ export async function startHarness(listen: Record<string, unknown> = {}, logger:
     sink,
     logger,
     onAccepted: (record) => accepted.push(record),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   const wires: SmtpWire[] = [];
   return {

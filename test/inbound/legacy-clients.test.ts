@@ -8,20 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { startInbound } from '../../src/inbound/inbound-server.js';
 import { generateCertificate } from '../../src/inbound/local-tls.js';
-import type { InboundServer } from '../../src/inbound/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { SmtpWire } from '../support/smtp-wire.js';
-import { testConfig } from './config.js';
-import { FileSink } from './file-sink.js';
+import { startHarness, type Harness } from './harness.js';
 
-interface Started {
-  server: InboundServer;
-  sink: FileSink;
-  clock: ManualClock;
-  wire(): Promise<SmtpWire>;
-}
+type Started = Harness & { clock: ManualClock };
 
 let cleanup: (() => Promise<void>) | undefined;
 
@@ -31,27 +23,10 @@ afterEach(async () => {
 });
 
 async function start(listen: Record<string, unknown> = {}): Promise<Started> {
-  const dir = await mkdtemp(join(tmpdir(), 'legacy-'));
-  const sink = await FileSink.create(dir);
-  const config = testConfig(listen);
   const clock = new ManualClock();
-  const server = await startInbound({ listen: config.listen, accounts: config.accounts, sink, logger: silentLogger(), clock });
-  const wires: SmtpWire[] = [];
-  cleanup = async () => {
-    for (const wire of wires) wire.close();
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  };
-  return {
-    server,
-    sink,
-    clock,
-    async wire() {
-      const wire = await SmtpWire.open(server.address.port, server.address.host);
-      wires.push(wire);
-      return wire;
-    },
-  };
+  const harness = await startHarness(listen, silentLogger(), { clock });
+  cleanup = () => harness.stop();
+  return { ...harness, clock };
 }
 
 function queuedId(reply: string): string {
