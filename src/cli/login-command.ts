@@ -14,6 +14,7 @@ import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import type { ControlRequest } from '../daemon/control-protocol.js';
 import { SignIn } from '../daemon/sign-in.js';
+import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
 /** A device code lives 15 minutes; a person may take most of that. */
@@ -30,7 +31,7 @@ export function registerLoginCommands(program: Command): void {
   program
     .command('login')
     .description('Sign in once as the mailbox of a delegated account; the relay keeps the sign-in alive.')
-    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
     .requiredOption('-a, --account <name>', 'account name from the configuration')
     .option('--device-code', 'sign in with a code on another device (for a server without a browser)')
     .option('--no-browser', 'print the sign-in address instead of opening a browser')
@@ -39,7 +40,7 @@ export function registerLoginCommands(program: Command): void {
   program
     .command('logout')
     .description('Remove the tokens of a delegated account; its mail waits until the next login.')
-    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
     .requiredOption('-a, --account <name>', 'account name from the configuration')
     .action((options: { config: string; account: string }) =>
       runCommand(async () => {

@@ -10,6 +10,7 @@ import { loadConfig } from '../core/config-load.js';
 import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import { openConfiguredKeyStore } from '../daemon/sign-in.js';
+import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
 interface SecretOptions {
@@ -21,7 +22,7 @@ export function registerSecretCommands(program: Command): void {
   const secret = program.command('secret').description('Keep the client secret of an app-only account under the OS keychain.');
   const withAccount = (command: Command): Command =>
     command
-      .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+      .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
       .requiredOption('-a, --account <name>', 'account name from the configuration');
 
   withAccount(secret.command('set').description('Read the client secret from stdin and seal it (echo is off at a terminal).')).action(
