@@ -36,7 +36,7 @@ export function registerSecretCommands(program: Command): void {
         const endpoint = controlEndpoint(config.dataDir);
         const guard = currentGuardFacts(currentPathContext());
         // Refuse before the secret is typed when it could not be stored anyway.
-        if ((await requestControl(endpoint, { command: 'status' }, { timeoutMs: 5_000 })) === undefined) {
+        if ((await requestControl(endpoint, { command: 'ping' })) === undefined) {
           assertMayWorkHere(config.dataDir, endpoint, options.offline === true, guard);
         }
         const value = await readSecret({ prompt: { text: `Client secret for ${options.account} (not shown): `, output: process.stderr } });
