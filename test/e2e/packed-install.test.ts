@@ -91,6 +91,12 @@ describe('the npm package installed with --omit=dev', () => {
     for (const tool of ['vitest', 'typescript', 'tsx', 'oauth2-mock-server']) expect(installed.has(tool), tool).toBe(false);
   });
 
+  it('ships the files the README links to', () => {
+    for (const file of ['README.md', 'docs/configuration.md', 'config.schema.json', 'config.example.json']) {
+      expect(existsSync(join(installedPackage(prefix), file)), file).toBe(true);
+    }
+  });
+
   it('--version prints the package version', async () => {
     const result = await run(['--version']);
     expectSuccess(result, '--version');
