@@ -6,10 +6,10 @@
  * silently to the kernel keyring (keyutils), which forgets everything at reboot.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
 import { AsyncEntry, type EntryOptions } from '@napi-rs/keyring';
 import { assertKeyLength, assertKeyName, type KeyStore } from './key-store.js';
 import { EXIT_UNAVAILABLE } from '../core/errors.js';
+import { canonicalPath } from '../core/path-identity.js';
 
 /** The credential's service name: what an administrator sees in Credential Manager or Seahorse. */
 export const KEYCHAIN_SERVICE = 'smtp-oauth-relay';
@@ -57,10 +57,12 @@ export class KeychainUnavailableError extends Error {
 
 /**
  * Two relays on one machine (two data folders) must not share keys: entry names start with
- * a digest of the data folder's absolute path.
+ * a digest of the data folder's path, in its one canonical spelling, so that `c:\ProgramData\x`
+ * typed by an administrator and `C:\PROGRAMDATA\X\` in the service's configuration reach the
+ * same keys (on POSIX the digest is of the resolved path, as before).
  */
-export function keychainEntryName(dataDir: string, name: string): string {
-  const folder = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
+export function keychainEntryName(dataDir: string, name: string, platform: NodeJS.Platform = process.platform): string {
+  const folder = createHash('sha256').update(canonicalPath(dataDir, platform)).digest('hex').slice(0, 16);
   return `${folder}:${name}`;
 }
 

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { configJsonSchema } from '../core/config.js';
 import { loadConfig } from '../core/config-load.js';
+import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
 export function registerConfigCommands(program: Command): void {
@@ -10,7 +11,7 @@ export function registerConfigCommands(program: Command): void {
   config
     .command('check')
     .description('Validate a configuration file; exits 78 and names the field when it is wrong.')
-    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
     .action((options: { config: string }) =>
       runCommand(async () => {
         const { config: loaded, file } = loadConfig(options.config);

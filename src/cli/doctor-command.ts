@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { runDoctor, type CheckResult } from '../daemon/doctor.js';
+import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
 interface DoctorOptions {
@@ -18,7 +19,7 @@ export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
     .description('Check the configuration, ports, key store, Microsoft 365 sign-in and SMTP AUTH; say what to fix. Sends no mail.')
-    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
     .option('--account <name>', 'check only this account')
     .option('--json', 'print the checks as JSON')
     .action((options: DoctorOptions) =>

@@ -14,7 +14,9 @@ import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import type { ControlRequest } from '../daemon/control-protocol.js';
 import { SignIn } from '../daemon/sign-in.js';
+import { currentPathContext, defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
+import { assertMayWorkHere, currentGuardFacts } from './service-guard.js';
 
 /** A device code lives 15 minutes; a person may take most of that. */
 const LOGIN_TIMEOUT_MS = 20 * 60_000;
@@ -24,27 +26,32 @@ interface LoginOptions {
   account: string;
   deviceCode?: boolean;
   browser: boolean;
+  offline?: boolean;
 }
+
+const OFFLINE_HELP = 'when no relay runs, sign in here even if a service is installed (only when it runs as this same account)';
 
 export function registerLoginCommands(program: Command): void {
   program
     .command('login')
     .description('Sign in once as the mailbox of a delegated account; the relay keeps the sign-in alive.')
-    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
     .requiredOption('-a, --account <name>', 'account name from the configuration')
     .option('--device-code', 'sign in with a code on another device (for a server without a browser)')
     .option('--no-browser', 'print the sign-in address instead of opening a browser')
+    .option('--offline', OFFLINE_HELP)
     .action((options: LoginOptions) => runCommand(() => login(options)));
 
   program
     .command('logout')
     .description('Remove the tokens of a delegated account; its mail waits until the next login.')
-    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
     .requiredOption('-a, --account <name>', 'account name from the configuration')
-    .action((options: { config: string; account: string }) =>
+    .option('--offline', OFFLINE_HELP.replace('sign in', 'sign out'))
+    .action((options: { config: string; account: string; offline?: boolean }) =>
       runCommand(async () => {
         const request: ControlRequest = { command: 'logout', account: options.account };
-        await viaDaemonOrHere(options.config, request, (signIn) => signIn.logout(options.account));
+        await viaDaemonOrHere(options, request, (signIn) => signIn.logout(options.account));
         process.stdout.write(`Signed out ${options.account}; its mail waits until "smtp-oauth-relay login --account ${options.account}".\n`);
       }),
     );
@@ -54,7 +61,7 @@ async function login(options: LoginOptions): Promise<number> {
   const mode = options.deviceCode === true ? 'device-code' : 'browser';
   const showPrompt = (prompt: LoginPrompt): Promise<void> => show(prompt, options.browser);
   const result = (await viaDaemonOrHere(
-    options.config,
+    options,
     { command: 'login', account: options.account, mode },
     (signIn) => signIn.login(options.account, mode, showPrompt),
     (event) => {
@@ -65,19 +72,24 @@ async function login(options: LoginOptions): Promise<number> {
   return 0;
 }
 
-/** Asks the running daemon, or does the work here when none runs. */
+/**
+ * Asks the running daemon, or does the work here when none runs and this account is the
+ * relay's (src/cli/service-guard.ts: never into the keychain of an administrator the service cannot read).
+ */
 async function viaDaemonOrHere(
-  configFile: string,
+  options: { config: string; offline?: boolean },
   request: ControlRequest,
   here: (signIn: SignIn) => Promise<unknown>,
   onEvent?: (event: { event: string; [key: string]: unknown }) => void,
 ): Promise<unknown> {
-  const { config } = loadConfig(configFile);
-  const reply = await requestControl(controlEndpoint(config.dataDir), request, { timeoutMs: LOGIN_TIMEOUT_MS, ...(onEvent === undefined ? {} : { onEvent }) });
+  const { config } = loadConfig(options.config);
+  const endpoint = controlEndpoint(config.dataDir);
+  const reply = await requestControl(endpoint, request, { timeoutMs: LOGIN_TIMEOUT_MS, ...(onEvent === undefined ? {} : { onEvent }) });
   if (reply !== undefined) {
     if (!reply.ok) throw new Error(reply.error);
     return reply.result;
   }
+  assertMayWorkHere(config.dataDir, endpoint, options.offline === true, currentGuardFacts(currentPathContext()));
   const signIn = await SignIn.create(config, { logger: silentLogger(), clock: systemClock });
   try {
     return await here(signIn);

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerConfigCommands } from './config-command.js';
+import { defaultConfigFile } from './default-config.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { runCommand } from './run-command.js';
 import { registerLoginCommands } from './login-command.js';
@@ -26,7 +27,7 @@ const program = new Command()
 program
   .command('serve')
   .description('Run the relay in the foreground (as a service manager would).')
-  .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+  .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
   .action((options: { config: string }) => runCommand(() => serve(options.config)));
 
 registerConfigCommands(program);

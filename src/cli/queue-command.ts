@@ -9,6 +9,7 @@ import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import type { ControlRequest } from '../daemon/control-protocol.js';
 import { QueueCommands, type QueueEntry } from '../daemon/queue-commands.js';
+import { defaultConfigFile } from './default-config.js';
 import { formatQueueEntry, formatQueueTable } from './queue-format.js';
 import { runCommand } from './run-command.js';
 
@@ -22,7 +23,7 @@ export function registerQueueCommands(program: Command): void {
   const queue = program.command('queue').description('Inspect and manage queued and failed messages.');
   const withConfig = (command: Command): Command =>
     command
-      .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+      .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
       .option('--json', 'print JSON instead of text');
 
   withConfig(queue.command('list').description('List waiting messages (or failed ones with --failed).'))

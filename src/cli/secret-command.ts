@@ -10,29 +10,42 @@ import { loadConfig } from '../core/config-load.js';
 import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import { openConfiguredKeyStore } from '../daemon/sign-in.js';
+import { currentPathContext, defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
+import { assertMayWorkHere, currentGuardFacts } from './service-guard.js';
 
 interface SecretOptions {
   config: string;
   account: string;
+  offline?: boolean;
 }
 
 export function registerSecretCommands(program: Command): void {
   const secret = program.command('secret').description('Keep the client secret of an app-only account under the OS keychain.');
   const withAccount = (command: Command): Command =>
     command
-      .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+      .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
       .requiredOption('-a, --account <name>', 'account name from the configuration');
 
-  withAccount(secret.command('set').description('Read the client secret from stdin and seal it (echo is off at a terminal).')).action(
-    (options: SecretOptions) =>
+  withAccount(secret.command('set').description('Read the client secret from stdin and seal it (echo is off at a terminal).'))
+    .option('--offline', 'when no relay runs, store it here even if a service is installed (only when it runs as this same account)')
+    .action((options: SecretOptions) =>
       runCommand(async () => {
         const { config } = loadConfig(options.config);
         appOnlyAccount(config.accounts, options.account);
+        const endpoint = controlEndpoint(config.dataDir);
+        const guard = currentGuardFacts(currentPathContext());
+        // Refuse before the secret is typed when it could not be stored anyway.
+        if ((await requestControl(endpoint, { command: 'ping' })) === undefined) {
+          assertMayWorkHere(config.dataDir, endpoint, options.offline === true, guard);
+        }
         const value = await readSecret({ prompt: { text: `Client secret for ${options.account} (not shown): `, output: process.stderr } });
-        const reply = await requestControl(controlEndpoint(config.dataDir), { command: 'secret.set', account: options.account, secret: value });
+        const reply = await requestControl(endpoint, { command: 'secret.set', account: options.account, secret: value });
         if (reply !== undefined && !reply.ok) throw new Error(reply.error);
-        if (reply === undefined) await storeClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account, value);
+        if (reply === undefined) {
+          assertMayWorkHere(config.dataDir, endpoint, options.offline === true, guard);
+          await storeClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account, value);
+        }
         process.stdout.write(
           reply === undefined
             ? `Stored the client secret of ${options.account}; the relay uses it when it next starts.\n`

@@ -12,6 +12,7 @@ import type { QueueRecord } from '../core/queue-record.js';
 import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import { findFix } from '../health/fixes.js';
+import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
 interface SendTestOptions {
@@ -29,7 +30,7 @@ export function registerSendTestCommand(program: Command): void {
   program
     .command('send-test')
     .description('Send one test message through the running relay and report its queue id and outcome.')
-    .requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
     .requiredOption('--to <address>', 'recipient of the test message')
     .option('--from <address>', "sender (default: the first account's mailbox)")
     .option('--timeout <seconds>', 'how long to wait for the outcome', '60')

@@ -10,6 +10,7 @@ import type { Config } from '../core/config.js';
 import { collectStatus } from '../daemon/status-collector.js';
 import { buildStatusReport, statusJsonSchema, type StatusReport } from '../health/status-report.js';
 import { formatStatusText } from '../health/status-text.js';
+import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
 interface StatusOptions {
@@ -22,7 +23,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description('Show whether mail flows: daemon, accounts, sign-in expiry, queue. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.')
-    .option('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG)
+    .option('-c, --config <file>', 'configuration file', defaultConfigFile())
     .option('--json', 'print the report as JSON (schema: status.schema.json)')
     .option('--schema', 'print the JSON Schema of the --json report (what status.schema.json holds)')
     .action((options: StatusOptions) => runCommand(() => status(options)));

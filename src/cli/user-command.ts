@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { readSecret } from '../auth/index.js';
 import { loadConfig } from '../core/config-load.js';
 import { addUser, listUsers, readUsersFile, removeUser, usersFilePath } from '../inbound/local-users.js';
+import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
 interface ConfigOption {
@@ -23,7 +24,7 @@ interface AddOptions extends ConfigOption {
 export function registerUserCommand(program: Command): void {
   const user = program.command('user').description('Local SMTP users (AUTH PLAIN/LOGIN) and the account each one sends for.');
   const withConfig = (command: Command): Command =>
-    command.requiredOption('-c, --config <file>', 'configuration file', process.env.SMTP_OAUTH_RELAY_CONFIG);
+    command.requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile());
 
   withConfig(user.command('add').argument('<name>', 'user name the program logs in with'))
     .description('Add a user, or change its password and settings; the password is read from stdin (echo off at a terminal).')

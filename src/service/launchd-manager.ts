@@ -6,6 +6,7 @@
  * "secrets": {"keyStore": "file"}.
  */
 import { posix } from 'node:path';
+import { locationForScope } from '../core/default-paths.js';
 import { mustRun } from './checked-run.js';
 import type { CommandResult, CommandRunner, FileWriter } from './command-runner.js';
 import { renderTemplate, xmlEscape } from './render-template.js';
@@ -22,9 +23,10 @@ export interface LaunchdLayout {
   readonly uid: number;
 }
 
+/** The LaunchDaemon's folder in /Library, the LaunchAgent's in the user's (src/core/default-paths.ts). */
 export function launchdDefaults(layout: LaunchdLayout): { config: string; dataDir: string } {
-  const base = layout.system ? '/Library/Application Support/smtp-oauth-relay' : posix.join(layout.home, 'Library/Application Support/smtp-oauth-relay');
-  return { config: posix.join(base, 'relay.json'), dataDir: posix.join(base, 'data') };
+  const location = locationForScope({ platform: 'darwin', env: {}, home: layout.home }, layout.system ? 'system' : 'user');
+  return { config: location.config, dataDir: location.dataDir };
 }
 
 export function renderLaunchdPlist(plan: ServicePlan, layout: LaunchdLayout): string {

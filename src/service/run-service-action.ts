@@ -3,8 +3,11 @@
  * platform's manager, or with `print` only shows what it would write and run.
  */
 import { realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { posix, win32 } from 'node:path';
 import { loadConfig } from '../core/config-load.js';
+import { CONFIG_ENV, INSTALLATION_RECORD_NAME, locationForScope } from '../core/default-paths.js';
+import { formatInstallationRecord } from '../core/installation-record.js';
 import { NodeFileWriter, SpawnCommandRunner, type CommandRunner, type FileWriter } from './command-runner.js';
 import { createServiceManager, serviceDefaults, type ServiceTarget } from './create-service-manager.js';
 import { DryRun } from './dry-run.js';
@@ -50,6 +53,7 @@ export async function runServiceAction(action: ServiceAction, options: ServiceOp
     case 'install': {
       const plan = servicePlan(options, environment, dryRun !== undefined);
       await manager.install(plan);
+      await writeInstallationRecord(files, environment.target, plan);
       if (dryRun === undefined) environment.out(`installed and started ${manager.definitionPath} (running as ${plan.account})\n`);
       break;
     }
@@ -59,6 +63,10 @@ export async function runServiceAction(action: ServiceAction, options: ServiceOp
       code = result.code;
       break;
     }
+    case 'uninstall':
+      await manager.uninstall();
+      await files.removeFile(installationRecordPath(environment.target));
+      break;
     default:
       await manager[action]();
   }
@@ -67,6 +75,37 @@ export async function runServiceAction(action: ServiceAction, options: ServiceOp
     return 0;
   }
   return code;
+}
+
+/**
+ * Where the installation record goes (src/core/installation-record.ts): the install folder of
+ * the service's scope, or beside $SMTP_OAUTH_RELAY_CONFIG, where the commands look for it.
+ */
+export function installationRecordPath(target: ServiceTarget): string {
+  const paths = target.platform === 'win32' ? win32 : posix;
+  const fromEnv = target.env[CONFIG_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return paths.join(paths.dirname(paths.resolve(fromEnv)), INSTALLATION_RECORD_NAME);
+  const scope = target.platform === 'darwin' && !target.system ? 'user' : 'system';
+  return locationForScope({ platform: target.platform, env: target.env, home: target.env.HOME ?? homedir() }, scope).record;
+}
+
+const MANAGER_NAMES = { linux: 'systemd', win32: 'windows', darwin: 'launchd' } as const;
+
+/** After the service is in place: its configuration, data folder and account, for the commands. */
+async function writeInstallationRecord(files: FileWriter, target: ServiceTarget, plan: ServicePlan): Promise<void> {
+  const path = installationRecordPath(target);
+  const paths = target.platform === 'win32' ? win32 : posix;
+  await files.makeDirectory(paths.dirname(path));
+  const record = {
+    schemaVersion: 1 as const,
+    service: 'smtp-oauth-relay',
+    manager: MANAGER_NAMES[target.platform],
+    account: plan.account,
+    config: plan.config,
+    dataDir: paths.resolve(plan.dataDir),
+    installedAt: new Date().toISOString(),
+  };
+  await files.writeFile(path, formatInstallationRecord(record), 0o644);
 }
 
 /** The plan: given options first, then the configuration's dataDir, then the platform defaults. */

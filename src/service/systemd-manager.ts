@@ -3,15 +3,19 @@
  * (see service/systemd/smtp-oauth-relay.service for each setting and why).
  */
 import { posix } from 'node:path';
+import { systemLocation } from '../core/default-paths.js';
 import { mustRun } from './checked-run.js';
 import type { CommandResult, CommandRunner, FileWriter } from './command-runner.js';
 import { renderTemplate, systemdWord } from './render-template.js';
 import { SERVICE_NAME, type ServiceManager, type ServicePlan } from './service-manager.js';
 import { readTemplate } from './templates.js';
 
+const LINUX_LOCATION = systemLocation({ platform: 'linux', env: {}, home: '/' });
+
+/** /etc/smtp-oauth-relay/relay.json and /var/lib/smtp-oauth-relay (src/core/default-paths.ts). */
 export const SYSTEMD_DEFAULTS = {
-  config: '/etc/smtp-oauth-relay/relay.json',
-  dataDir: '/var/lib/smtp-oauth-relay',
+  config: LINUX_LOCATION.config,
+  dataDir: LINUX_LOCATION.dataDir,
   account: SERVICE_NAME,
 } as const;
 

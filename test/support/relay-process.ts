@@ -31,6 +31,11 @@ export interface RelayProcessOptions {
    * ['ip', 'netns', 'exec', 'relay-ns'] (which execs node, so `child` is still the relay).
    */
   readonly wrap?: readonly string[];
+  /**
+   * The relay's own command line instead of `node dist/cli/main.js`, e.g. the `bin` of an
+   * installed package (test/e2e/packed-install.test.ts).
+   */
+  readonly command?: readonly string[];
 }
 
 export class RelayProcess {
@@ -51,14 +56,12 @@ export class RelayProcess {
 
   /** Starts the relay and waits until it listens. */
   static async start(options: RelayProcessOptions): Promise<RelayProcess> {
-    if (!existsSync(RELAY_CLI)) throw new Error(`${RELAY_CLI} is missing: run "npm run build" first`);
+    if (options.command === undefined && !existsSync(RELAY_CLI)) throw new Error(`${RELAY_CLI} is missing: run "npm run build" first`);
     const configFile = join(options.dir, 'relay.json');
     await writeFile(configFile, JSON.stringify(options.config, null, 2));
     const [program = process.execPath, ...args] = [
       ...(options.wrap ?? []),
-      process.execPath,
-      ...(options.nodeArgs ?? []),
-      RELAY_CLI,
+      ...(options.command ?? [process.execPath, ...(options.nodeArgs ?? []), RELAY_CLI]),
       'serve',
       '--config',
       configFile,
