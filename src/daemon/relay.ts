@@ -159,7 +159,7 @@ export class Relay {
         {
           smtp: `${inbound.address.host}:${inbound.address.port}`,
           ...(inbound.implicitTlsAddress === undefined ? {} : { smtps: `${inbound.implicitTlsAddress.host}:${inbound.implicitTlsAddress.port}` }),
-          control: endpoint,
+          control: endpoint.toString(),
           accounts: config.accounts.map((a) => a.name),
           ...(health === undefined ? {} : { health: health.url }),
         },
