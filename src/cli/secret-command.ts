@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { deleteClientSecret, readSecret, storeClientSecret } from '../auth/index.js';
 import { loadConfig } from '../core/config-load.js';
+import { CREDENTIAL_PATHS, DataFolderOwner } from '../core/ownership.js';
 import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import { openConfiguredKeyStore } from '../daemon/sign-in.js';
@@ -32,7 +33,11 @@ export function registerSecretCommands(program: Command): void {
         const value = await readSecret({ prompt: { text: `Client secret for ${options.account} (not shown): `, output: process.stderr } });
         const reply = await requestControl(controlEndpoint(config.dataDir), { command: 'secret.set', account: options.account, secret: value });
         if (reply !== undefined && !reply.ok) throw new Error(reply.error);
-        if (reply === undefined) await storeClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account, value);
+        if (reply === undefined) {
+          const owner = await DataFolderOwner.of(config.dataDir);
+          await storeClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account, value);
+          await owner.adopt(CREDENTIAL_PATHS);
+        }
         process.stdout.write(
           reply === undefined
             ? `Stored the client secret of ${options.account}; the relay uses it when it next starts.\n`
@@ -45,7 +50,9 @@ export function registerSecretCommands(program: Command): void {
     runCommand(async () => {
       const { config } = loadConfig(options.config);
       appOnlyAccount(config.accounts, options.account);
+      const owner = await DataFolderOwner.of(config.dataDir);
       await deleteClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account);
+      await owner.adopt(CREDENTIAL_PATHS);
       process.stdout.write(`Deleted the stored client secret of ${options.account}.\n`);
     }),
   );
