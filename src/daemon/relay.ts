@@ -13,7 +13,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
-import { AlertLedger, AlertMonitor, createOsLog, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
+import { AlertLedger, AlertMonitor, configFileWarnings, createOsLog, environmentWarnings, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
 import { listQueue, Spool } from '../queue/index.js';
@@ -33,6 +33,8 @@ export interface RelayOptions {
   readonly clock?: Clock;
   /** How long in-flight deliveries may take to finish at stop. */
   readonly stopTimeoutMs?: number;
+  /** The configuration file, for the standing warnings about its mode and inline secrets. */
+  readonly configFile?: string;
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 15_000;
@@ -54,6 +56,8 @@ export class Relay {
       readonly health: HealthServer | undefined;
     },
     private readonly startedAt: number,
+    /** Set-up warnings said at start and in every status (src/health/standing-warnings.ts). */
+    private readonly standingWarnings: readonly string[] = [],
   ) {}
 
   static async start(options: RelayOptions): Promise<Relay> {
@@ -80,6 +84,11 @@ export class Relay {
       // Warnings also go to the Windows Event Log, or the journal under systemd.
       const osLog = createOsLog({ onFailure: (err) => logger.warn({ err: err.message }, 'could not write a warning to the Windows event log') });
       logger.info({ queued: report.queued, removedLeftovers: report.removedLeftovers.length, quarantined: report.quarantined.length }, 'spool recovered');
+      const standing = [...environmentWarnings(process.env), ...(options.configFile === undefined ? [] : await configFileWarnings(options.configFile, config))];
+      for (const warning of standing) {
+        logger.warn({ kind: 'standing-warning' }, warning);
+        osLog.warn(warning);
+      }
 
       // Metrics read the scheduler and sign-in on each scrape; both exist by the time one comes.
       const late: { scheduler?: DeliveryScheduler; signIn?: SignIn } = {};
@@ -154,7 +163,7 @@ export class Relay {
           })
         : undefined;
 
-      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, stuck, inbound, health }, startedAt);
+      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, stuck, inbound, health }, startedAt, standing);
       logger.info(
         {
           smtp: `${inbound.address.host}:${inbound.address.port}`,
@@ -184,7 +193,7 @@ export class Relay {
       now: clock.now(),
       smtp: this.smtpAddress,
       delivery: this.parts.scheduler.snapshot(),
-      warnings: this.parts.signIn.warnings,
+      warnings: [...this.parts.signIn.warnings, ...this.standingWarnings],
       signIn: this.parts.signIn.keepAliveInfo(),
     });
   }

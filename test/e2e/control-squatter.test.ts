@@ -111,6 +111,13 @@ describe.skipIf(process.platform === 'win32')('a squatter on the control channel
     expect(result.stdout).not.toMatch(/^OK/);
   });
 
+  it('doctor fails its control check with the impostor, instead of "not running"', async () => {
+    const { configFile } = await setUp(PHISHING_LINES);
+    const result = await cli(['doctor', '--config', configFile]);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toMatch(/^FAIL  control.*IMPOSTOR/m);
+  });
+
   it('status and secret set do not trust a listener that speaks the old protocol either', async () => {
     const { configFile } = await setUp(OLD_PROTOCOL_LINES);
     expect((await cli(['status', '--config', configFile])).code).toBe(2);

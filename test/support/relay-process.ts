@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,8 @@ export class RelayProcess {
     if (!existsSync(RELAY_CLI)) throw new Error(`${RELAY_CLI} is missing: run "npm run build" first`);
     const configFile = join(options.dir, 'relay.json');
     await writeFile(configFile, JSON.stringify(options.config, null, 2));
+    // Owner-only, as docs/security.md asks: a configuration others can read is a standing warning.
+    await chmod(configFile, 0o600);
     const [program = process.execPath, ...args] = [
       ...(options.wrap ?? []),
       process.execPath,
@@ -65,7 +67,7 @@ export class RelayProcess {
     ];
     const child = spawn(program, args, {
       cwd: options.dir,
-      env: { ...process.env, ...options.env },
+      env: { ...relayEnvironment(process.env), ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const relay = new RelayProcess(child, configFile);
@@ -128,4 +130,15 @@ export class RelayProcess {
       waiter.resolve(line);
     }
   }
+}
+
+/**
+ * The environment a relay under test gets: this machine's, without the variables that loosen or
+ * widen TLS trust (a CI image may set NODE_EXTRA_CA_CERTS to its CA bundle). The relay trusts the
+ * mock tenant through identity.caFile and upstream.caFile, and reports those variables as a
+ * standing warning (src/health/standing-warnings.ts); a test that wants them passes them in `env`.
+ */
+function relayEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _extraCa, NODE_TLS_REJECT_UNAUTHORIZED: _rejectUnauthorized, ...rest } = env;
+  return rest;
 }
