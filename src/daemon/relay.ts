@@ -20,6 +20,7 @@ import { listQueue, Spool } from '../queue/index.js';
 import { controlEndpoint } from './control-endpoint.js';
 import type { ControlEvent, ControlRequest } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
+import { readHealthToken } from './health-access.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { statusFromLive } from './status-collector.js';
 import { QueueCommands } from './queue-commands.js';
@@ -154,6 +155,7 @@ export class Relay {
       const health = config.health.enabled
         ? await startHealthServer({
             ...config.health,
+            bearerToken: readHealthToken(config.health, options.configFile ?? 'the configuration'),
             logger,
             metrics: metrics.registry,
             status: async () => {
