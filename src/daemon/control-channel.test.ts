@@ -14,9 +14,10 @@ const posix = process.platform !== 'win32';
 const isRoot = process.getuid?.() === 0;
 
 /** Sends raw lines and collects every line the server answers until it closes. */
-function rawExchange(endpoint: ControlEndpoint, lines: (received: string[]) => string | undefined): Promise<string[]> {
+async function rawExchange(endpoint: ControlEndpoint, lines: (received: string[]) => string | undefined): Promise<string[]> {
+  const address = endpoint.address((await readKey(endpoint))!);
   return new Promise((resolve, reject) => {
-    const socket = atShortPath(endpoint.socketPath, (path) => connect(path));
+    const socket = atShortPath(address, (path) => connect(path));
     const received: string[] = [];
     let text = '';
     const next = (): void => {

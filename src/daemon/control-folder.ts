@@ -8,9 +8,9 @@
  * the whole check, see docs/security.md).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, link, lstat, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { writeFileSynced } from '../core/durable-fs.js';
+import { PRIVATE_FILE_MODE, writeFileSynced } from '../core/durable-fs.js';
 import { CONTROL_KEY_BYTES } from './control-handshake.js';
 import type { ControlEndpoint } from './control-endpoint.js';
 
@@ -51,7 +51,7 @@ export async function ensureKey(endpoint: ControlEndpoint, options: { replace?: 
   await writeFileSynced(tmpPath, `${key.toString('hex')}\n`);
   try {
     if (options.replace === true) await rename(tmpPath, endpoint.keyFile);
-    else await link(tmpPath, endpoint.keyFile);
+    else await linkOrCreate(tmpPath, endpoint.keyFile, key);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const winner = await readKey(endpoint);
@@ -61,6 +61,17 @@ export async function ensureKey(endpoint: ControlEndpoint, options: { replace?: 
     await rm(tmpPath, { force: true });
   }
   return key;
+}
+
+/** link(2), or an exclusive create where the file system has no hard links (FAT, some shares). */
+async function linkOrCreate(from: string, to: string, key: Buffer): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
+    await writeFile(to, `${key.toString('hex')}\n`, { flag: 'wx', mode: PRIVATE_FILE_MODE });
+  }
 }
 
 /** Relay side, at stop: nobody is left to prove anything with the key. */
