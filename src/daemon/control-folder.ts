@@ -140,6 +140,9 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new ControlFolderError(`cannot look into ${path} (${code}): run this command as the relay's OS user, or as root/administrator`);
+    }
     throw error;
   }
 }
