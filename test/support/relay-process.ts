@@ -67,7 +67,7 @@ export class RelayProcess {
     ];
     const child = spawn(program, args, {
       cwd: options.dir,
-      env: { ...relayEnvironment(process.env), ...options.env },
+      env: relayEnvironment(process.env, options.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const relay = new RelayProcess(child, configFile);
@@ -133,12 +133,17 @@ export class RelayProcess {
 }
 
 /**
- * The environment a relay under test gets: this machine's, without the variables that loosen or
- * widen TLS trust (a CI image may set NODE_EXTRA_CA_CERTS to its CA bundle). The relay trusts the
- * mock tenant through identity.caFile and upstream.caFile, and reports those variables as a
- * standing warning (src/health/standing-warnings.ts); a test that wants them passes them in `env`.
+ * The environment a relay under test gets: this machine's and the test's, without the variables
+ * that loosen or widen TLS trust when they only come from this machine (a CI image may set
+ * NODE_EXTRA_CA_CERTS to its CA bundle, and helpers such as secretServiceEnv copy process.env).
+ * The relay trusts the mock tenant through identity.caFile and upstream.caFile, and reports those
+ * variables as a standing warning (src/health/standing-warnings.ts); a test that wants one gives
+ * it in `env` with a value of its own.
  */
-function relayEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { NODE_EXTRA_CA_CERTS: _extraCa, NODE_TLS_REJECT_UNAUTHORIZED: _rejectUnauthorized, ...rest } = env;
-  return rest;
+function relayEnvironment(machine: NodeJS.ProcessEnv, test: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...machine, ...test };
+  for (const name of ['NODE_EXTRA_CA_CERTS', 'NODE_TLS_REJECT_UNAUTHORIZED']) {
+    if (test[name] === undefined || test[name] === machine[name]) delete env[name];
+  }
+  return env;
 }
