@@ -169,6 +169,8 @@ describe('control channel', () => {
     const deep = controlEndpoint(join(dir, 'a'.repeat(60), 'b'.repeat(60)));
     expect(Buffer.byteLength(deep.socketPath)).toBeGreaterThan(108);
     const cwd = process.cwd();
+    // Before any relay ran there (no run folder to chdir into): simply no daemon.
+    expect(await requestControl(deep, { command: 'status' })).toBeUndefined();
     await listen(async () => 'deep', deep);
     expect(process.cwd()).toBe(cwd);
     expect((await stat(deep.socketPath)).isSocket()).toBe(true);

@@ -4,6 +4,7 @@
  * is shown (no sign-in address, no device code) before the listener has proved that it holds the
  * key of this data folder's relay; a listener that cannot is reported as an impostor.
  */
+import { lstat } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { readKey, untrustedReason } from './control-folder.js';
 import { atShortPath, type ControlEndpoint } from './control-endpoint.js';
@@ -45,8 +46,9 @@ export async function requestControl(endpoint: ControlEndpoint, request: Control
   const distrust = options.ownRunFolder === true ? undefined : await untrustedReason(endpoint);
   if (distrust !== undefined) throw new ControlImpostorError(endpoint, distrust);
   const key = await readKey(endpoint);
-  // Windows: without the key there is no pipe name, so there is nothing to talk to.
-  if (key === undefined && endpoint.isPipe) return undefined;
+  // Windows: without the key there is no pipe name, so there is nothing to talk to; POSIX: without
+  // the key and the socket, no relay ever ran here (and the run folder may not exist to chdir into).
+  if (key === undefined && (endpoint.isPipe || !(await exists(endpoint.socketPath)))) return undefined;
   const address = key === undefined ? endpoint.socketPath : endpoint.address(key);
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -164,6 +166,15 @@ class Conversation {
   private fail(reason: string): void {
     this.failure = new ControlImpostorError(this.endpoint, reason);
     this.socket.destroy();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
