@@ -122,7 +122,9 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
   private explain(error: unknown): unknown {
     const classified = classifyTokenError(error, this.accountName);
     const fromBody = classified instanceof SignInRequiredError ? undefined : classifyErrorBody(this.lastErrorBody, this.accountName);
-    const final = fromBody ?? classified;
+    // A certificate error is named as such, not as MSAL's endpoints_resolution_error.
+    const tls = this.network.takeTlsError();
+    const final = fromBody ?? (classified instanceof SignInRequiredError ? classified : (tls ?? classified));
     this.onTokenRequest?.(this.accountName, { ok: false, error: final instanceof SignInRequiredError ? (final.aadstsCode ?? 'sign_in_required') : 'network' });
     if (final instanceof SignInRequiredError) {
       this.reuse.clear();
@@ -130,7 +132,7 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
       if (this.secretSource !== undefined) this.app = undefined;
       this.logger.error({ aadsts: final.aadstsCode }, final.message);
     } else {
-      this.logger.warn({ err: describe(error) }, 'token request failed; will retry');
+      this.logger.warn({ err: describe(final) }, 'token request failed; will retry');
     }
     return final;
   }

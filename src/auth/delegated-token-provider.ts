@@ -242,7 +242,9 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     }
     const classified = classifyTokenError(error, this.accountName);
     const fromBody = classified instanceof SignInRequiredError ? undefined : classifyErrorBody(this.lastErrorBody, this.accountName);
-    const final = fromBody ?? classified;
+    // A certificate error is named as such, not as MSAL's endpoints_resolution_error.
+    const tls = this.network.takeTlsError();
+    const final = fromBody ?? (classified instanceof SignInRequiredError ? classified : (tls ?? classified));
     this.options.onTokenRequest?.(this.accountName, {
       ok: false,
       error: (final instanceof SignInRequiredError ? final.aadstsCode : undefined) ?? oauthError(error),
@@ -254,11 +256,11 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     const failure: RefreshFailure = {
       at: iso(this.clock.now()),
       error: oauthError(error),
-      message: `Account "${this.accountName}": the identity provider could not be reached or failed (${describe(error)}); retrying later.`,
+      message: `Account "${this.accountName}": the identity provider could not be reached or failed (${describe(final)}); retrying later.`,
     };
-    this.logger.warn({ err: describe(error) }, 'token request failed; will retry');
+    this.logger.warn({ err: describe(final) }, 'token request failed; will retry');
     await this.record({ ...this.current, lastRefreshError: failure });
-    return error;
+    return final;
   }
 
   /** Puts the account in "sign-in required" and tells the daemon once; returns the error to throw. */

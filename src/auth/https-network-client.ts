@@ -3,10 +3,19 @@
  * or a TLS-inspecting proxy) is trusted for the identity provider only, without
  * NODE_EXTRA_CA_CERTS and without weakening certificate checks for anything else.
  * Implements MSAL's INetworkModule (GET and POST returning { headers, body, status }).
+ *
+ * Certificates are verified whatever the environment says: NODE_TLS_REJECT_UNAUTHORIZED=0 is
+ * overridden (rejectUnauthorized is set explicitly) and NODE_EXTRA_CA_CERTS is not trusted here
+ * (`ca` is always Node's bundled roots plus identity.caFile). The client secret and refresh
+ * tokens travel on these connections. See docs/security.md.
  */
 import { Agent, request } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
+import { tlsFailure, type IdentityTlsError } from './tls-failure.js';
+
+/** TLS 1.2 is the floor Microsoft Entra accepts (learn.microsoft.com/troubleshoot/entra/entra-id/ad-dmn-services/enable-support-tls-environment). */
+const MIN_TLS_VERSION = 'TLSv1.2';
 
 /** A token request must not hang a delivery forever when the identity provider stalls. */
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -23,11 +32,13 @@ export class HttpsNetworkClient implements INetworkModule {
   private readonly agent: Agent;
   private readonly timeoutMs: number;
   private readonly onErrorResponse: HttpsNetworkClientOptions['onErrorResponse'];
+  private tlsError: IdentityTlsError | undefined;
 
   constructor(options: HttpsNetworkClientOptions = {}) {
-    // `ca` replaces Node's bundled list, so the bundled roots are passed along with the extra CA.
-    const ca = options.extraCaPem === undefined ? undefined : [...rootCertificates, options.extraCaPem];
-    this.agent = new Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }) });
+    // `ca` replaces Node's default list (which NODE_EXTRA_CA_CERTS extends), so the bundled roots
+    // are passed along with the configured CA, and nothing else.
+    const ca = options.extraCaPem === undefined ? [...rootCertificates] : [...rootCertificates, options.extraCaPem];
+    this.agent = new Agent({ keepAlive: true, ca, ...TLS_CHECKS });
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.onErrorResponse = options.onErrorResponse;
   }
@@ -40,17 +51,29 @@ export class HttpsNetworkClient implements INetworkModule {
     return this.send<T>('POST', url, options);
   }
 
+  /**
+   * The TLS failure of the last request that had one, once (MSAL drops it, see tls-failure.ts):
+   * the token provider names it instead of MSAL's endpoints_resolution_error.
+   */
+  takeTlsError(): IdentityTlsError | undefined {
+    const error = this.tlsError;
+    this.tlsError = undefined;
+    return error;
+  }
+
   /** Closes idle keep-alive connections. */
   destroy(): void {
     this.agent.destroy();
   }
 
   private send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+    // What takeTlsError() reports is about the latest request only.
+    this.tlsError = undefined;
     const body = method === 'POST' ? (options?.body ?? '') : undefined;
     const headers: Record<string, string | number> = { ...options?.headers };
     if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers, agent: this.agent, timeout: timeout ?? this.timeoutMs }, (res) => {
+      const req = request(url, { method, headers, agent: this.agent, ...TLS_CHECKS, timeout: timeout ?? this.timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
@@ -68,11 +91,18 @@ export class HttpsNetworkClient implements INetworkModule {
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${originOf(url)}: no answer within ${timeout ?? this.timeoutMs} ms`)));
-      req.on('error', (error) => reject(new Error(`${method} ${originOf(url)} failed: ${error.message}`, { cause: error })));
+      req.on('error', (error) => {
+        const tls = tlsFailure(error, originOf(url));
+        if (tls !== undefined) this.tlsError = tls;
+        reject(tls ?? new Error(`${method} ${originOf(url)} failed: ${error.message}`, { cause: error }));
+      });
       req.end(body);
     });
   }
 }
+
+/** On the agent and on every request, so that no default and no environment variable can loosen them. */
+const TLS_CHECKS = { rejectUnauthorized: true, minVersion: MIN_TLS_VERSION } as const;
 
 /** Only scheme, host and port: query strings can carry client data. */
 function originOf(url: string): string {

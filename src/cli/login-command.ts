@@ -10,6 +10,7 @@ import type { LoginPrompt, LoginResult } from '../auth/index.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig } from '../core/config-load.js';
 import { silentLogger } from '../core/logger.js';
+import { CREDENTIAL_PATHS, DataFolderOwner } from '../core/ownership.js';
 import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import type { ControlRequest } from '../daemon/control-protocol.js';
@@ -90,11 +91,14 @@ async function viaDaemonOrHere(
     return reply.result;
   }
   assertMayWorkHere(config.dataDir, endpoint, options.offline === true, currentGuardFacts(currentPathContext()));
+  // Files written here (tokens, keys, sign-in state) belong to the relay's user, not to root.
+  const owner = await DataFolderOwner.of(config.dataDir);
   const signIn = await SignIn.create(config, { logger: silentLogger(), clock: systemClock });
   try {
     return await here(signIn);
   } finally {
     await signIn.stop();
+    await owner.adopt(CREDENTIAL_PATHS);
   }
 }
 

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { deleteClientSecret, readSecret, storeClientSecret } from '../auth/index.js';
 import { loadConfig } from '../core/config-load.js';
+import { CREDENTIAL_PATHS, DataFolderOwner } from '../core/ownership.js';
 import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import { openConfiguredKeyStore } from '../daemon/sign-in.js';
@@ -44,7 +45,9 @@ export function registerSecretCommands(program: Command): void {
         if (reply !== undefined && !reply.ok) throw new Error(reply.error);
         if (reply === undefined) {
           assertMayWorkHere(config.dataDir, endpoint, options.offline === true, guard);
+          const owner = await DataFolderOwner.of(config.dataDir);
           await storeClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account, value);
+          await owner.adopt(CREDENTIAL_PATHS);
         }
         process.stdout.write(
           reply === undefined
@@ -58,7 +61,9 @@ export function registerSecretCommands(program: Command): void {
     runCommand(async () => {
       const { config } = loadConfig(options.config);
       appOnlyAccount(config.accounts, options.account);
+      const owner = await DataFolderOwner.of(config.dataDir);
       await deleteClientSecret(await openConfiguredKeyStore(config), config.dataDir, options.account);
+      await owner.adopt(CREDENTIAL_PATHS);
       process.stdout.write(`Deleted the stored client secret of ${options.account}.\n`);
     }),
   );

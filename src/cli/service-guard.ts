@@ -79,9 +79,9 @@ function isInside(folder: string, parent: string, platform: NodeJS.Platform): bo
 export class ServiceNotRunningError extends Error {
   readonly exitCode = EXIT_UNAVAILABLE;
 
-  constructor(endpoint: string, reason: string) {
+  constructor(endpoint: { toString(): string }, reason: string) {
     super(
-      `no relay answers on ${endpoint}, and ${reason}. ` +
+      `no relay answers on ${String(endpoint)}, and ${reason}. ` +
         "The relay's keys must be stored by the service itself, in the key store of the account it runs as; this command, running as you, cannot write there. " +
         'Start the service, then run this command again:\n    smtp-oauth-relay service start\n' +
         'Only if the service runs as this same account, add --offline to store it here instead.',
@@ -91,7 +91,7 @@ export class ServiceNotRunningError extends Error {
 }
 
 /** Throws ServiceNotRunningError unless this account may do the work itself. */
-export function assertMayWorkHere(dataDir: string, endpoint: string, offline: boolean, facts: GuardFacts): void {
+export function assertMayWorkHere(dataDir: string, endpoint: { toString(): string }, offline: boolean, facts: GuardFacts): void {
   if (offline) return;
   const reason = serviceOwnership(dataDir, facts);
   if (reason !== undefined) throw new ServiceNotRunningError(endpoint, reason);

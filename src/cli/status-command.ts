@@ -41,14 +41,15 @@ async function status(options: StatusOptions): Promise<number> {
 
 async function reportFor(configFile: string | undefined): Promise<StatusReport> {
   let config: Config;
+  let file: string;
   try {
     if (configFile === undefined) throw new Error('no configuration file given (--config FILE or SMTP_OAUTH_RELAY_CONFIG)');
-    config = loadConfig(configFile).config;
+    ({ config, file } = loadConfig(configFile));
   } catch (error) {
     return cannotTell(`the configuration cannot be read: ${(error as Error).message}`);
   }
   try {
-    return await collectStatus(config);
+    return await collectStatus(config, { configFile: file });
   } catch (error) {
     return cannotTell((error as Error).message);
   }

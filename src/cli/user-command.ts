@@ -4,9 +4,11 @@
  * the process list). users.json holds scrypt hashes only; a running relay sees the change at
  * the next AUTH (it stats the file), no restart needed.
  */
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { readSecret } from '../auth/index.js';
 import { loadConfig } from '../core/config-load.js';
+import { DataFolderOwner } from '../core/ownership.js';
 import { addUser, listUsers, readUsersFile, removeUser, usersFilePath } from '../inbound/local-users.js';
 import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
@@ -41,12 +43,14 @@ export function registerUserCommand(program: Command): void {
         const allowed = new Set([account.mailbox, ...account.sendAs].map((address) => address.toLowerCase()));
         const foreign = (options.sendAs ?? []).filter((address) => !allowed.has(address.toLowerCase()));
         if (foreign.length > 0) throw new Error(`--send-as ${foreign.join(', ')}: not an address of account "${account.name}" (mailbox or sendAs)`);
+        const owner = await DataFolderOwner.of(config.dataDir);
         const password = await readSecret({ prompt: { text: `Password for ${name} (not shown): `, output: process.stderr } });
         await addUser(usersFilePath(config.dataDir), name, password, {
           account: account.name,
           sendAs: options.sendAs,
           rewriteSender: options.rewriteSender === true,
         });
+        await owner.adopt([basename(usersFilePath(config.dataDir))]);
         process.stdout.write(`User ${name} sends for ${account.name}.\n`);
       }),
     );
@@ -56,7 +60,9 @@ export function registerUserCommand(program: Command): void {
     .action((name: string, options: ConfigOption) =>
       runCommand(async () => {
         const { config } = loadConfig(options.config);
+        const owner = await DataFolderOwner.of(config.dataDir);
         if (!(await removeUser(usersFilePath(config.dataDir), name))) throw new Error(`No user named "${name}"`);
+        await owner.adopt([basename(usersFilePath(config.dataDir))]);
         process.stdout.write(`Removed user ${name}.\n`);
       }),
     );

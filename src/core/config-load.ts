@@ -80,5 +80,6 @@ function resolvePaths(config: Config, base: string): Config {
     dataDir: at(config.dataDir) ?? config.dataDir,
     upstream: { ...config.upstream, caFile: at(config.upstream.caFile) },
     identity: { ...config.identity, caFile: at(config.identity.caFile) },
+    health: { ...config.health, tokenFile: at(config.health.tokenFile) },
   };
 }

@@ -267,6 +267,19 @@ const healthSchema = z
     enabled: z.boolean().default(false).describe('Serve /healthz, /status and /metrics (Prometheus) over HTTP.'),
     host: z.string().default('127.0.0.1').describe('Address of the health endpoint; keep it on loopback.'),
     port: z.number().int().min(0).max(65535).default(9465).describe('Port of the health endpoint (0 picks a free port, for tests).'),
+    allowedHosts: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Host header values accepted besides loopback names and health.host (e.g. the name a LAN monitor uses); anything else is 421, against DNS rebinding.'),
+    tokenFile: z
+      .string()
+      .optional()
+      .describe('File (owner-only) holding a bearer token that /status and /metrics require (Authorization: Bearer ...); relative paths are relative to this file.'),
+    tokenEnv: z.string().optional().describe('Environment variable holding that bearer token, instead of tokenFile.'),
+  })
+  .refine((health) => health.tokenFile === undefined || health.tokenEnv === undefined, {
+    message: 'give tokenFile or tokenEnv, not both',
+    path: ['tokenEnv'],
   })
   .describe('Health endpoint and metrics for monitoring tools (off by default).');
 

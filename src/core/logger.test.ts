@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -35,6 +35,23 @@ describe('createLogger', () => {
       for (const secret of ['eyJ.top.level', 'secret-at-depth-1', 'tok-depth-1', 'secret-at-depth-2', 'pw-depth-2']) {
         expect(output).not.toContain(secret);
       }
+    }
+  });
+
+  it.skipIf(process.platform === 'win32')('creates relay.log owner-only (0600), and narrows one an older version left 0644', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'logger-'));
+    const previousMask = process.umask(0o022);
+    try {
+      createLogger({ level: 'info', logDir: dir, stdout: new PassThrough(), pretty: false }).info('first');
+      expect((await stat(join(dir, 'relay.log'))).mode & 0o777).toBe(0o600);
+      const old = join(dir, 'old');
+      await mkdir(old);
+      await writeFile(join(old, 'relay.log'), '');
+      await chmod(join(old, 'relay.log'), 0o644);
+      createLogger({ level: 'info', logDir: old, stdout: new PassThrough(), pretty: false }).info('again');
+      expect((await stat(join(old, 'relay.log'))).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(previousMask);
     }
   });
 });

@@ -2,7 +2,7 @@
  * Structured logs with pino: JSON lines to <dataDir>/logs/relay.log and to stdout
  * (pretty when stdout is a terminal). Secrets are redacted by key wherever they appear.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -48,11 +48,15 @@ export function createLogger(options: LoggerOptions): Logger {
   ];
   if (options.logDir !== undefined) {
     mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
+    const logFile = join(options.logDir, 'relay.log');
+    // Owner-only (the log names mailboxes, clients and senders): created 0600, and a file left
+    // 0644 by an older version is narrowed. Windows has no mode bits; the folder's ACL applies.
+    if (process.platform !== 'win32') chmodOwnerOnly(logFile);
     // Synchronous: a line logged just before a crash or process.exit must reach the file, and
     // the relay logs about two lines per message, so the cost of a write(2) per line is small.
     streams.push({
       level: options.level as pino.Level,
-      stream: pino.destination({ dest: join(options.logDir, 'relay.log'), mkdir: true, sync: true }),
+      stream: pino.destination({ dest: logFile, mkdir: true, sync: true, mode: LOG_FILE_MODE }),
     });
   }
   return pino(
@@ -64,6 +68,16 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     pino.multistream(streams),
   );
+}
+
+const LOG_FILE_MODE = 0o600;
+
+function chmodOwnerOnly(file: string): void {
+  try {
+    chmodSync(file, LOG_FILE_MODE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 /** A logger that writes nothing, for tests and library use. */

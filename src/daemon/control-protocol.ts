@@ -1,11 +1,12 @@
 /**
  * The control channel's wire format: one JSON request per connection; the daemon may answer with
  * event lines (e.g. the sign-in URL or device code, while a login waits for the person) before
- * the one final reply line. Small on purpose: the CLI is its only client.
+ * the one final reply line. Small on purpose: the CLI is its only client. Version 2 opens every
+ * connection with a mutual proof of the channel's key (control-handshake.ts).
  */
 import { z } from 'zod';
 
-export const CONTROL_PROTOCOL_VERSION = 1;
+export const CONTROL_PROTOCOL_VERSION = 2;
 
 export const controlRequestSchema = z.discriminatedUnion('command', [
   z.object({ command: z.literal('ping') }),

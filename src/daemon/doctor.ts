@@ -2,7 +2,7 @@
  * `doctor`: the checks a support engineer would run, each a PASS, WARN or FAIL with a one-line
  * finding and, on failure, the administrator's next step from src/health/fixes.ts.
  *
- * Order: config, ports, key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders.
+ * Order: config, control channel, standing warnings (security), ports, key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders.
  * The upstream's TLS is one check for all accounts (they share upstream.host).
  *
  * When a daemon runs: app-only accounts are checked live (a client-credentials token is
@@ -12,6 +12,7 @@
  * Their token check reads the state the daemon recorded, and `send-test` proves AUTH end to end.
  */
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import {
@@ -29,7 +30,8 @@ import type { SignInState } from '../core/sign-in-state.js';
 import type { AccessToken } from '../core/token.js';
 import { upstreamTlsOptions } from '../delivery/index.js';
 import { findFix, problemOf, type FixContext } from '../health/fixes.js';
-import { pingControl, requestControl } from './control-client.js';
+import { configFileWarnings, environmentWarnings } from '../health/standing-warnings.js';
+import { ControlImpostorError, requestControl } from './control-client.js';
 import { controlEndpoint } from './control-endpoint.js';
 import { buildTokenProvider, needsKeyStore, openConfiguredKeyStore } from './sign-in.js';
 
@@ -81,7 +83,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     return report();
   }
 
-  const daemon = await runningDaemon(config);
+  const daemon = await runningDaemon(config, record);
+  await checkStanding(config, options.configFile, daemon, options.env ?? process.env, record);
   await checkPorts(config, daemon, record);
   const keyStore = await checkKeyStore(config, accounts, record);
   const upstreamOk = await checkUpstreamTls(config, record);
@@ -95,6 +98,7 @@ type Record = (result: CheckResult) => void;
 
 interface Daemon {
   readonly pid: number | undefined;
+  readonly warnings?: readonly string[];
 }
 
 function checkConfig(file: string, record: Record): Config | undefined {
@@ -109,12 +113,31 @@ function checkConfig(file: string, record: Record): Config | undefined {
   }
 }
 
-async function runningDaemon(config: Config): Promise<Daemon | undefined> {
+async function runningDaemon(config: Config, record: Record): Promise<Daemon | undefined> {
   const endpoint = controlEndpoint(config.dataDir);
-  if (!(await pingControl(endpoint))) return undefined;
-  const response = await requestControl(endpoint, { command: 'status' }, { timeoutMs: 5_000 }).catch(() => undefined);
-  const pid = response?.ok === true ? (response.result as { pid?: unknown } | null)?.pid : undefined;
-  return { pid: typeof pid === 'number' ? pid : undefined };
+  let response;
+  try {
+    response = await requestControl(endpoint, { command: 'status' }, { timeoutMs: 5_000 });
+  } catch (error) {
+    // A listener that cannot prove the relay's key (docs/security.md): say so, never "not running".
+    if (error instanceof ControlImpostorError) record({ check: 'control', status: 'fail', finding: error.message, fix: 'stop the program that listens on the control channel, then start the relay' });
+    return undefined;
+  }
+  if (response === undefined) return undefined;
+  const result = response.ok ? (response.result as { pid?: unknown; warnings?: unknown } | null) : undefined;
+  const pid = result?.pid;
+  const warnings = Array.isArray(result?.warnings) ? result.warnings.filter((warning): warning is string => typeof warning === 'string') : [];
+  return { pid: typeof pid === 'number' ? pid : undefined, warnings };
+}
+
+/** Standing warnings (src/health/standing-warnings.ts): this environment's, the file's, and the running daemon's. */
+async function checkStanding(config: Config, file: string, daemon: Daemon | undefined, env: NodeJS.ProcessEnv, record: Record): Promise<void> {
+  const warnings = new Set([...environmentWarnings(env), ...(await configFileWarnings(resolve(file), config)), ...(daemon?.warnings ?? [])]);
+  if (warnings.size === 0) {
+    record({ check: 'security', status: 'pass', finding: 'no TLS-weakening environment variable, no inline secret, the configuration is private' });
+    return;
+  }
+  for (const warning of warnings) record({ check: 'security', status: 'warn', finding: warning });
 }
 
 /** RFC 5321 gives no port to a submission relay; what matters is that nobody else holds ours. */

@@ -4,11 +4,16 @@
  *   GET /status   the same JSON as `status --json`
  *   GET /metrics  Prometheus text exposition format
  * Anything else is 404, any other method 405 (RFC 9110 section 15.5.6, with Allow). It is off by
- * default and meant for loopback: it has no authentication, and /status names mailboxes.
+ * default and meant for loopback; /status names mailboxes. A request whose Host header is not
+ * this endpoint's is 421, and with a bearer token configured /status and /metrics need it (401):
+ * see health-access.ts and docs/security.md.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
+import { bearerMatches, HostAllowList, isLoopbackHost } from './health-access.js';
+
+export { isLoopbackHost } from './health-access.js';
 
 /** What /metrics serves; a prom-client Registry satisfies it, and so does RelayMetrics' registry. */
 export interface MetricsSource {
@@ -23,6 +28,10 @@ export interface HealthServerOptions {
   readonly status: () => Promise<unknown>;
   readonly metrics: MetricsSource;
   readonly logger: Logger;
+  /** Host header values accepted besides loopback names and `host`. */
+  readonly allowedHosts?: readonly string[];
+  /** When set, /status and /metrics need `Authorization: Bearer <token>`. */
+  readonly bearerToken?: string | undefined;
 }
 
 export interface HealthServer {
@@ -32,21 +41,14 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-/** Loopback per RFC 1122 3.2.1.3 (127/8) and RFC 4291 2.5.3 (::1). */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  const lower = host.toLowerCase();
-  return lower === '::1' || lower.startsWith('::ffff:127.');
-}
-
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const { logger } = options;
-  if (!isLoopbackHost(options.host)) {
-    logger.warn({ host: options.host }, 'the health endpoint listens beyond this machine: it has no authentication and /status names mailboxes; keep health.host on 127.0.0.1 or firewall it');
+  if (!isLoopbackHost(options.host) && options.bearerToken === undefined) {
+    logger.warn({ host: options.host }, 'the health endpoint listens beyond this machine without a bearer token, and /status names mailboxes; keep health.host on 127.0.0.1, set health.tokenFile, or firewall it');
   }
+  const hosts = new HostAllowList(options.host, options.allowedHosts);
   const server = createServer((request, response) => {
-    void route(request, response, options).catch((error: unknown) => {
+    void route(request, response, options, hosts).catch((error: unknown) => {
       logger.error({ err: error instanceof Error ? error.message : String(error), path: request.url }, 'health endpoint request failed');
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();
@@ -76,7 +78,11 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
   };
 }
 
-async function route(request: IncomingMessage, response: ServerResponse, options: HealthServerOptions): Promise<void> {
+async function route(request: IncomingMessage, response: ServerResponse, options: HealthServerOptions, hosts: HostAllowList): Promise<void> {
+  if (!hosts.allows(request.headers.host)) {
+    send(response, 421, 'text/plain; charset=utf-8', 'misdirected request: this endpoint answers to its own host name only (health.allowedHosts)\n');
+    return;
+  }
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   const known = path === '/healthz' || path === '/status' || path === '/metrics';
   if (!known) {
@@ -86,6 +92,12 @@ async function route(request: IncomingMessage, response: ServerResponse, options
   if (request.method !== 'GET') {
     response.setHeader('Allow', 'GET');
     send(response, 405, 'text/plain; charset=utf-8', 'method not allowed: use GET\n');
+    return;
+  }
+  // Liveness says nothing but "running"; what names mailboxes and counts mail needs the token.
+  if (path !== '/healthz' && options.bearerToken !== undefined && !bearerMatches(options.bearerToken, request.headers.authorization)) {
+    response.setHeader('WWW-Authenticate', 'Bearer realm="smtp-oauth-relay"');
+    send(response, 401, 'text/plain; charset=utf-8', 'unauthorized: send Authorization: Bearer <health token>\n');
     return;
   }
   switch (path) {

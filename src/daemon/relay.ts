@@ -13,13 +13,14 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
-import { AlertLedger, AlertMonitor, createOsLog, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
+import { AlertLedger, AlertMonitor, configFileWarnings, createOsLog, environmentWarnings, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
 import { listQueue, Spool } from '../queue/index.js';
 import { controlEndpoint } from './control-endpoint.js';
 import type { ControlEvent, ControlRequest } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
+import { readHealthToken } from './health-access.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { statusFromLive } from './status-collector.js';
 import { QueueCommands } from './queue-commands.js';
@@ -33,6 +34,8 @@ export interface RelayOptions {
   readonly clock?: Clock;
   /** How long in-flight deliveries may take to finish at stop. */
   readonly stopTimeoutMs?: number;
+  /** The configuration file, for the standing warnings about its mode and inline secrets. */
+  readonly configFile?: string;
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 15_000;
@@ -54,6 +57,8 @@ export class Relay {
       readonly health: HealthServer | undefined;
     },
     private readonly startedAt: number,
+    /** Set-up warnings said at start and in every status (src/health/standing-warnings.ts). */
+    private readonly standingWarnings: readonly string[] = [],
   ) {}
 
   static async start(options: RelayOptions): Promise<Relay> {
@@ -80,6 +85,11 @@ export class Relay {
       // Warnings also go to the Windows Event Log, or the journal under systemd.
       const osLog = createOsLog({ onFailure: (err) => logger.warn({ err: err.message }, 'could not write a warning to the Windows event log') });
       logger.info({ queued: report.queued, removedLeftovers: report.removedLeftovers.length, quarantined: report.quarantined.length }, 'spool recovered');
+      const standing = [...environmentWarnings(process.env), ...(options.configFile === undefined ? [] : await configFileWarnings(options.configFile, config))];
+      for (const warning of standing) {
+        logger.warn({ kind: 'standing-warning' }, warning);
+        osLog.warn(warning);
+      }
 
       // Metrics read the scheduler and sign-in on each scrape; both exist by the time one comes.
       const late: { scheduler?: DeliveryScheduler; signIn?: SignIn } = {};
@@ -145,6 +155,7 @@ export class Relay {
       const health = config.health.enabled
         ? await startHealthServer({
             ...config.health,
+            bearerToken: readHealthToken(config.health, options.configFile ?? 'the configuration'),
             logger,
             metrics: metrics.registry,
             status: async () => {
@@ -154,12 +165,12 @@ export class Relay {
           })
         : undefined;
 
-      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, stuck, inbound, health }, startedAt);
+      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, stuck, inbound, health }, startedAt, standing);
       logger.info(
         {
           smtp: `${inbound.address.host}:${inbound.address.port}`,
           ...(inbound.implicitTlsAddress === undefined ? {} : { smtps: `${inbound.implicitTlsAddress.host}:${inbound.implicitTlsAddress.port}` }),
-          control: endpoint,
+          control: endpoint.toString(),
           accounts: config.accounts.map((a) => a.name),
           ...(health === undefined ? {} : { health: health.url }),
         },
@@ -184,7 +195,7 @@ export class Relay {
       now: clock.now(),
       smtp: this.smtpAddress,
       delivery: this.parts.scheduler.snapshot(),
-      warnings: this.parts.signIn.warnings,
+      warnings: [...this.parts.signIn.warnings, ...this.standingWarnings],
       signIn: this.parts.signIn.keepAliveInfo(),
     });
   }

@@ -10,6 +10,7 @@ import type { QueueRecord } from '../core/queue-record.js';
 import type { SignInState } from '../core/sign-in-state.js';
 import { classifyReply } from '../delivery/reply-classification.js';
 import { buildStatusReport, type StatusReport } from '../health/status-report.js';
+import { configFileWarnings } from '../health/standing-warnings.js';
 import { listQueue } from '../queue/queue-admin.js';
 import { requestControl } from './control-client.js';
 import { controlEndpoint } from './control-endpoint.js';
@@ -19,6 +20,8 @@ export interface CollectStatusOptions {
   /** How long to wait for the daemon's answer. */
   readonly timeoutMs?: number;
   readonly now?: () => number;
+  /** The configuration file, for its standing warnings (mode, inline secrets) also while the daemon is down. */
+  readonly configFile?: string;
 }
 
 interface DiskState {
@@ -30,7 +33,11 @@ interface DiskState {
 
 /** `status`: asks the daemon, reads the disk, and builds the report (never throws for a stopped daemon). */
 export async function collectStatus(config: Config, options: CollectStatusOptions = {}): Promise<StatusReport> {
-  const [live, disk] = await Promise.all([askDaemon(config, options.timeoutMs ?? 5_000), readDisk(config)]);
+  const [live, disk, localWarnings] = await Promise.all([
+    askDaemon(config, options.timeoutMs ?? 5_000),
+    readDisk(config),
+    options.configFile === undefined ? [] : configFileWarnings(options.configFile, config),
+  ]);
   return buildStatusReport({
     now: (options.now ?? Date.now)(),
     config,
@@ -40,6 +47,7 @@ export async function collectStatus(config: Config, options: CollectStatusOption
     queued: disk.queued,
     failed: disk.failed,
     diskError: disk.error,
+    localWarnings,
     meaningOf,
   });
 }

@@ -44,3 +44,4 @@ export {
   type OsLogLevel,
 } from './os-log.js';
 export { STUCK_CHECK_INTERVAL_MS, StuckQueueWatch, type StuckQueueWatchOptions, type WatchedRecord } from './stuck-queue-watch.js';
+export { configFileWarnings, environmentWarnings, fileModeWarnings, inlineSecretWarnings, type ConfigForWarnings } from './standing-warnings.js';

@@ -153,6 +153,8 @@ export interface StatusReportInput {
   readonly failed?: readonly QueueRecord[] | undefined;
   /** Why the state on disk could not be read (e.g. the data folder is missing). */
   readonly diskError?: string | undefined;
+  /** Standing warnings found by the caller itself (e.g. the configuration file's mode), merged with the daemon's. */
+  readonly localWarnings?: readonly string[] | undefined;
   /** One sentence for an upstream reply or error text; the collector passes the delivery table's. */
   readonly meaningOf?: ((text: string) => string) | undefined;
 }
@@ -170,7 +172,7 @@ export function buildStatusReport(input: StatusReportInput): StatusReport {
 
   const accounts = input.config.accounts.map((account) => reportAccount(account, input, problems));
   const queue = reportQueue(input, accounts, problems);
-  const warnings = [...(input.daemon?.warnings ?? [])];
+  const warnings = [...new Set([...(input.daemon?.warnings ?? []), ...(input.localWarnings ?? [])])];
   for (const warning of warnings) problems.push({ level: 'warning', text: warning });
 
   // Worst first, so the first line and the first problem say what matters most.

@@ -57,6 +57,8 @@ export class SystemdManager implements ServiceManager {
     }
     // The data folder belongs to the service user alone (spool, logs, sealed secrets).
     await mustRun(this.runner, 'install', ['-d', '-m', '0700', '-o', user, '-g', user, plan.dataDir]);
+    // Files a root CLI left there before (users.json, tokens/, keys/) too; links are not followed.
+    await mustRun(this.runner, 'chown', ['-hR', `${user}:${user}`, plan.dataDir]);
     // The relay reads its configuration as that user; others need not read it.
     await mustRun(this.runner, 'chgrp', [user, plan.config]);
     await mustRun(this.runner, 'chmod', ['0640', plan.config]);

@@ -55,7 +55,7 @@ describe.skipIf(process.platform !== 'linux')('what the relay process listens on
     expect(inet).toContainEqual(expect.objectContaining({ protocol: 'tcp', address: '127.0.0.1', port: started.port }));
     expect(inet.filter((socket) => !isLoopback(socket.address))).toEqual([]);
     expect(inet).toHaveLength(1);
-    expect(unix.map((socket) => socket.path)).toEqual([controlEndpoint(join(dir, 'data'))]);
+    expect(unix.map((socket) => socket.path)).toEqual([controlEndpoint(join(dir, 'data')).socketPath]);
   });
 
   it('with the health endpoint enabled, that listener is on loopback too', async () => {

@@ -26,6 +26,7 @@ describe('systemd manager commands', () => {
       'getent passwd smtp-oauth-relay',
       'useradd --system --user-group --home-dir /var/lib/smtp-oauth-relay --no-create-home --shell /usr/sbin/nologin smtp-oauth-relay',
       'install -d -m 0700 -o smtp-oauth-relay -g smtp-oauth-relay /var/lib/smtp-oauth-relay',
+      'chown -hR smtp-oauth-relay:smtp-oauth-relay /var/lib/smtp-oauth-relay',
       'chgrp smtp-oauth-relay /etc/smtp-oauth-relay/relay.json',
       'chmod 0640 /etc/smtp-oauth-relay/relay.json',
       'systemctl daemon-reload',

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,8 @@ export class RelayProcess {
     if (options.command === undefined && !existsSync(RELAY_CLI)) throw new Error(`${RELAY_CLI} is missing: run "npm run build" first`);
     const configFile = join(options.dir, 'relay.json');
     await writeFile(configFile, JSON.stringify(options.config, null, 2));
+    // Owner-only, as docs/security.md asks: a configuration others can read is a standing warning.
+    await chmod(configFile, 0o600);
     const [program = process.execPath, ...args] = [
       ...(options.wrap ?? []),
       ...(options.command ?? [process.execPath, ...(options.nodeArgs ?? []), RELAY_CLI]),
@@ -68,7 +70,7 @@ export class RelayProcess {
     ];
     const child = spawn(program, args, {
       cwd: options.dir,
-      env: { ...process.env, ...options.env },
+      env: relayEnvironment(process.env, options.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const relay = new RelayProcess(child, configFile);
@@ -131,4 +133,20 @@ export class RelayProcess {
       waiter.resolve(line);
     }
   }
+}
+
+/**
+ * The environment a relay under test gets: this machine's and the test's, without the variables
+ * that loosen or widen TLS trust when they only come from this machine (a CI image may set
+ * NODE_EXTRA_CA_CERTS to its CA bundle, and helpers such as secretServiceEnv copy process.env).
+ * The relay trusts the mock tenant through identity.caFile and upstream.caFile, and reports those
+ * variables as a standing warning (src/health/standing-warnings.ts); a test that wants one gives
+ * it in `env` with a value of its own.
+ */
+function relayEnvironment(machine: NodeJS.ProcessEnv, test: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...machine, ...test };
+  for (const name of ['NODE_EXTRA_CA_CERTS', 'NODE_TLS_REJECT_UNAUTHORIZED']) {
+    if (test[name] === undefined || test[name] === machine[name]) delete env[name];
+  }
+  return env;
 }
