@@ -9,7 +9,9 @@ import type { SMTPServerOptions } from 'smtp-server';
 import type { Logger } from '../core/logger.js';
 import { systemClock } from '../core/clock.js';
 import { ClientLimits } from './client-limits.js';
-import { addMissingDateAndMessageId } from './submission-headers.js';
+import { composeHeaderRewrites } from './header-rewriter.js';
+import { addReceived } from './received-header.js';
+import { addMissingDateAndMessageId, messageIdDomain } from './submission-headers.js';
 import { createClientPolicy } from './client-policy.js';
 import { prepareLocalSecurity } from './local-security.js';
 import { PromptGreetingServer } from './prompt-greeting.js';
@@ -47,8 +49,13 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     isAccepting: () => accepting,
     planSender: security.planSender,
     clientLimits: new ClientLimits(listen.perClient, options.clock ?? systemClock),
-    // RFC 6409 8.3, 8.4: a submission server adds Date and Message-ID when they are missing.
-    headerRewrites: [addMissingDateAndMessageId(listen.name ?? hostname(), options.clock ?? systemClock)],
+    // RFC 6409 8.3, 8.4: a submission server adds Date and Message-ID when they are missing;
+    // RFC 5321 4.4: and a Received field in front of everything.
+    transactionHeaders: (session, account) =>
+      composeHeaderRewrites(
+        addMissingDateAndMessageId(messageIdDomain(listen.name, account.mailbox), options.clock ?? systemClock),
+        addReceived(session, listen.name ?? hostname(), options.clock ?? systemClock),
+      ),
   });
 
   const serverOptions: SMTPServerOptions = {

@@ -12,13 +12,14 @@
 import type { SMTPServerSession } from 'smtp-server';
 import type { AccountConfig } from '../core/config.js';
 import { SmtpReplyError } from '../core/errors.js';
+import { asciiLowerCase } from './ascii-case.js';
 import { localUserOf, sessionUser, type AuthMode } from './local-auth.js';
-import { accountForEnvelopeSender, type SenderIndex } from './sender-policy.js';
+import { accountForEnvelopeSender, allowedSenders, type SenderIndex } from './sender-policy.js';
 import type { RewriteRules, SenderRewrite } from './sender-rewrite.js';
 
 export interface TransactionSender {
   readonly account: AccountConfig;
-  /** Lower-cased addresses the From field may use; all of the account's when undefined. */
+  /** ASCII-lower-cased addresses the sender fields may use; all of the account's when undefined. */
   readonly allowedFrom?: readonly string[] | undefined;
   /** Present when envelope sender and From become the account's mailbox. */
   readonly rewrite?: SenderRewrite | undefined;
@@ -46,7 +47,7 @@ export function createSenderPlanner(deps: SenderPlannerDependencies): SenderPlan
       }
       if (user.rewriteSender) return rewritten(account, mailFrom);
       const allowed = userSenders(account, user.sendAs);
-      if (!allowed.includes(mailFrom.toLowerCase())) {
+      if (!allowed.includes(asciiLowerCase(mailFrom))) {
         throw new SmtpReplyError(550, '5.7.1', `Sender <${mailFrom}> is not allowed for user ${user.name}`);
       }
       return { account, allowedFrom: allowed };
@@ -59,9 +60,9 @@ export function createSenderPlanner(deps: SenderPlannerDependencies): SenderPlan
 
 /** The account's senders, narrowed to the user's own list when it has one. */
 function userSenders(account: AccountConfig, userSendAs: readonly string[] | undefined): string[] {
-  const accountSenders = [account.mailbox, ...account.sendAs].map((address) => address.toLowerCase());
+  const accountSenders = allowedSenders(account);
   if (userSendAs === undefined) return accountSenders;
-  const wanted = new Set(userSendAs.map((address) => address.toLowerCase()));
+  const wanted = new Set(userSendAs.map(asciiLowerCase));
   return accountSenders.filter((address) => wanted.has(address));
 }
 
