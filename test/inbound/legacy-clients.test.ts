@@ -46,9 +46,12 @@ async function exchange(wire: SmtpWire, raw: string | Buffer, count: number): Pr
 /** Date and Message-ID present, so the stored bytes are the client's bytes (submission-headers.ts). */
 const STAMPS = 'Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <legacy-1@printer.example>\r\n';
 
+/** listen.bareLineFeedClients: the leniency is per client and off by default (docs/message-integrity.md). */
+const BARE_LF_HERE = { bareLineFeedClients: ['127.0.0.1'] };
+
 describe('bare LF line endings', () => {
   it('takes a whole session written with bare LF, ending DATA on "\\n.\\n", and stores CRLF', async () => {
-    const s = await start();
+    const s = await start(BARE_LF_HERE);
     const wire = await s.wire();
     await wire.expect(wire.reply(), 220);
     const lf = (text: string): string => text.replace(/\r\n/g, '\n');
@@ -69,7 +72,7 @@ describe('bare LF line endings', () => {
     await writeFile(join(dir, 'cert.pem'), made.cert);
     await writeFile(join(dir, 'key.pem'), made.key);
     try {
-      const s = await start({ tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } });
+      const s = await start({ ...BARE_LF_HERE, tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } });
       const wire = await s.wire();
       await wire.expect(wire.reply(), 220);
       await wire.secure(made.cert);
