@@ -7,7 +7,8 @@
  * - a user with rewriteSender, or a client in listen.rewriteSender, may give any sender: it
  *   becomes the account's mailbox (sender-rewrite.ts).
  * - anyone else (no AUTH, or 'accept-any') is matched by sender address, as before.
- * In 'required' mode MAIL without AUTH gets 530 5.7.0 (RFC 4954 section 6).
+ * In 'required' mode MAIL without AUTH gets 530 5.7.0 (RFC 4954 section 6); in any mode so does
+ * MAIL after a failed AUTH while local users exist (docs/message-integrity.md, "auth: optional").
  */
 import type { SMTPServerSession } from 'smtp-server';
 import type { AccountConfig } from '../core/config.js';
@@ -30,6 +31,8 @@ export interface SenderPlannerDependencies {
   readonly senders: SenderIndex;
   readonly accounts: readonly AccountConfig[];
   readonly rewriteRules: RewriteRules;
+  /** Whether AUTH failed in this session while local users exist (local-security.ts). */
+  readonly authFailed?: (session: SMTPServerSession) => boolean;
 }
 
 export type SenderPlanner = (mailFrom: string, session: SMTPServerSession) => TransactionSender;
@@ -38,6 +41,10 @@ export function createSenderPlanner(deps: SenderPlannerDependencies): SenderPlan
   return (mailFrom, session) => {
     if (deps.authMode === 'required' && sessionUser(session) === undefined) {
       throw new SmtpReplyError(530, '5.7.0', 'Authentication required');
+    }
+    // 'optional' means "AUTH or no AUTH", not "a wrong password is as good as none" (RFC 4954 6).
+    if (sessionUser(session) === undefined && deps.authFailed?.(session) === true) {
+      throw new SmtpReplyError(530, '5.7.0', 'Authentication failed in this session: no mail is taken until AUTH succeeds; check the user name and password');
     }
     const user = localUserOf(session);
     if (user !== undefined) {
