@@ -52,7 +52,12 @@ export async function receiveMessage(
   // The only errors on the tap are the ones destroyed into it below (client gone, too big), and
   // they are reported through clientGone and sizeExceeded. Whatever the sink does, an 'error'
   // nobody listens to must never take the relay down.
-  headers.on('error', () => undefined);
+  // A refusal of the header block itself (header-block.ts) is the reply, whatever the sink
+  // makes of the stream error it sees.
+  let headerRefusal: SmtpReplyError | undefined;
+  headers.on('error', (err: unknown) => {
+    if (err instanceof SmtpReplyError) headerRefusal ??= err;
+  });
   let clientGone: Error | undefined;
   // smtp-server destroys the stream when the client disconnects before the final dot:
   // pass that on so the sink stops and removes what it wrote.
@@ -77,6 +82,7 @@ export async function receiveMessage(
     if (clientGone === undefined) await streamEnded(stream);
     if (stream.sizeExceeded) throw messageTooBig(deps.maxMessageBytes);
     if (clientGone !== undefined) throw clientDisconnected(clientGone);
+    if (headerRefusal !== undefined) throw headerRefusal;
     throw asStorageError(err, deps.logger);
   }
 
