@@ -39,6 +39,16 @@ export class LineDiscipline {
 
   normalize(chunk: Buffer): Buffer {
     if (chunk.length === 0) return chunk;
+    // The common case (a CRLF client) costs a scan with indexOf and no copy.
+    if (this.isCrlfOnly(chunk)) {
+      if (this.firstNulAt === undefined) {
+        const nul = chunk.indexOf(NUL);
+        if (nul >= 0) this.firstNulAt = this.produced + nul;
+      }
+      this.produced += chunk.length;
+      this.pendingCr = chunk[chunk.length - 1] === CR;
+      return chunk;
+    }
     const out = Buffer.allocUnsafe(chunk.length * 2 + 1);
     let written = 0;
     for (const byte of chunk) {
@@ -55,6 +65,18 @@ export class LineDiscipline {
     }
     this.produced += written;
     return out.subarray(0, written);
+  }
+
+  /** Whether every CR and LF of `chunk` is part of a CRLF (a final CR is decided by the next chunk). */
+  private isCrlfOnly(chunk: Buffer): boolean {
+    if (this.pendingCr && chunk[0] !== LF) return false;
+    for (let at = chunk.indexOf(CR); at >= 0 && at < chunk.length - 1; at = chunk.indexOf(CR, at + 1)) {
+      if (chunk[at + 1] !== LF) return false;
+    }
+    for (let at = chunk.indexOf(LF); at >= 0; at = chunk.indexOf(LF, at + 1)) {
+      if (!(at === 0 ? this.pendingCr : chunk[at - 1] === CR)) return false;
+    }
+    return true;
   }
 
   /** What is still owed at the end of the message: the LF of a final bare CR. */
