@@ -47,13 +47,13 @@ export async function receiveMessage(
     composeHeaderRewrites(
       ...(deps.transactionHeaders === undefined ? [] : [deps.transactionHeaders(session, account)]),
       ...(deps.headerRewrites ?? []),
-      ...(rewrite === undefined ? [] : [rewriteSenderHeaders(rewrite)])),
+      ...(rewrite === undefined ? [] : [rewriteSenderHeaders(rewrite)]),
+    ),
   );
-  // The only errors on the tap are the ones destroyed into it below (client gone, too big), and
-  // they are reported through clientGone and sizeExceeded. Whatever the sink does, an 'error'
-  // nobody listens to must never take the relay down.
-  // A refusal of the header block itself (header-block.ts) is the reply, whatever the sink
-  // makes of the stream error it sees.
+  // Errors on the stream: the ones destroyed into it below (client gone, too big), reported
+  // through clientGone and sizeExceeded, and the rewriter's refusal of the header block
+  // (header-block.ts), which is the reply whatever the sink makes of the error it sees. An
+  // 'error' nobody listens to must never take the relay down.
   let headerRefusal: SmtpReplyError | undefined;
   headers.on('error', (err: unknown) => {
     if (err instanceof SmtpReplyError) headerRefusal ??= err;
