@@ -93,6 +93,39 @@ const listenSchema = z
       .describe(
         'Local SMTP AUTH (PLAIN, LOGIN) with the users of `smtp-oauth-relay user add`: "optional" lets clients choose, "required" refuses MAIL without it, "accept-any" accepts any credentials for programs that insist on AUTH.',
       ),
+    bareLineFeedClients: z
+      .array(clientAddress)
+      .default([])
+      .describe(
+        'Clients (old printers, scanners) allowed to end lines with a bare LF and DATA with "\\n.\\n". Everyone else, this machine included unless listed ("127.0.0.1"), must end DATA with CRLF.CRLF (RFC 5321 4.1.1.4; SMTP smuggling, docs/message-integrity.md).',
+      ),
+    connections: z
+      .strictObject({
+        loopback: z
+          .number()
+          .int()
+          .positive()
+          .default(100)
+          .describe('Connections programs on this machine may hold at once, all together; LAN devices cannot take these slots.'),
+        lan: z
+          .number()
+          .int()
+          .positive()
+          .default(50)
+          .describe('Connections the allowClients devices may hold at once, all together; programs on this machine cannot take these slots.'),
+        sessionSeconds: z
+          .number()
+          .positive()
+          .default(3600)
+          .describe('Longest a connection may stay open, however busy; then 421 4.4.2 and close (the client reconnects). Bounds clients that trickle bytes.'),
+        dataSeconds: z
+          .number()
+          .positive()
+          .default(600)
+          .describe('Longest a message may take from DATA to its final dot; then 421 4.4.2, close, and nothing is kept (RFC 5321 4.5.3.2.6 allows 10 minutes).'),
+      })
+      .prefault({})
+      .describe('Connection slots and deadlines, so that slow or many clients cannot lock others out.'),
     rewriteSender: z
       .array(
         z.strictObject({

@@ -42,7 +42,9 @@ export function composeDsn(options: DsnOptions): Dsn {
   const { record, mailbox, reportingHost, now } = options;
   const failed = record.recipients.filter((recipient) => recipient.status === 'failed');
   const boundary = `=_dsn_${randomBytes(12).toString('hex')}`;
-  const subject = headerValue(options.originalHeaders, 'subject');
+  // Copied into a header of ours: no CR, LF or NUL of the original may end it and start
+  // another field (a message spooled before the intake refused bare CR may still hold one).
+  const subject = headerValue(options.originalHeaders, 'subject')?.replace(/[\r\n\0]+/g, ' ');
   const reports = failed.map((recipient) => describeRecipient(recipient.address, recipient.lastReply));
 
   const headers = [

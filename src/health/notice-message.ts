@@ -27,9 +27,11 @@ export async function composeNotice(content: NoticeContent): Promise<Buffer> {
   const composer = new MailComposer({
     from: { name: NOTICE_SENDER_NAME, address: content.fromMailbox },
     to: [...content.to],
-    subject: `${NOTICE_SUBJECT_PREFIX} ${content.summary}`,
+    // The summary may quote an error text from outside: keep it on one line (nodemailer also
+    // replaces line breaks in header values, this does not rely on it).
+    subject: `${NOTICE_SUBJECT_PREFIX} ${content.summary.replace(/[\r\n\0]+/g, ' ')}`,
     date: content.date,
-    messageId: `<${randomUUID()}@${content.hostname}>`,
+    messageId: `<${randomUUID()}@${content.hostname.replace(/[^A-Za-z0-9.-]/g, '')}>`,
     text: content.text,
     headers: {
       // RFC 3834 section 5: marks a message that a program generated, so that auto-responders

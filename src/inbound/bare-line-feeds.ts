@@ -4,8 +4,12 @@
  * RFC 5321 2.3.8 wants CRLF, and smtp-server's parser (SMTPStream) ends DATA only on
  * "\r\n.\r\n": a printer that ends its message with "\n.\n" would wait for our reply until the
  * idle timeout (DESIGN.md, "Known traps"). RFC 5321 4.1.1.4 lets a server be lenient here, and
- * Postfix and Exchange both accept bare LF. So every LF the client sends without a CR before
- * it becomes CRLF before the parser sees it: commands, the DATA body and its final dot alike.
+ * Postfix and Exchange both accept bare LF. So for the devices in listen.bareLineFeedClients,
+ * and only for them, every LF the client sends without a CR before it becomes CRLF before the
+ * parser sees it: commands, the DATA body and its final dot alike. For everyone else that
+ * leniency is the receiving half of SMTP smuggling ("\n.\n" ending DATA early and the rest of
+ * the body running as commands), so they get smtp-server's CRLF.CRLF rule unchanged
+ * (docs/message-integrity.md, section 3).
  * Stored messages then hold CRLF only (RFC 5322 2.3), dot-stuffing still works ("\n..x" becomes
  * "\r\n..x", which the parser unstuffs), and 8-bit bytes other than LF pass untouched. A CRLF
  * client is unaffected byte for byte: its every LF already follows a CR.

@@ -28,10 +28,20 @@ export function isLoopbackClient(address: string): boolean {
 }
 
 export function createClientPolicy(allowClients: readonly string[]): ClientPolicy {
+  return createClientMatcher(allowClients, { loopback: true });
+}
+
+/**
+ * Whether an address is one of `entries` (addresses or CIDR ranges), and loopback only when
+ * `loopback` says so: for lists that grant something, such as listen.bareLineFeedClients.
+ */
+export function createClientMatcher(entries: readonly string[], options: { loopback: boolean }): ClientPolicy {
   const allowed = new BlockList();
-  allowed.addSubnet('127.0.0.0', 8, 'ipv4');
-  allowed.addAddress('::1', 'ipv6');
-  for (const entry of allowClients) addRule(allowed, entry);
+  if (options.loopback) {
+    allowed.addSubnet('127.0.0.0', 8, 'ipv4');
+    allowed.addAddress('::1', 'ipv6');
+  }
+  for (const entry of entries) addRule(allowed, entry);
 
   return (address) => {
     const normalized = normalizeClientAddress(address);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { composeHeaderRewrites, HeaderRewriter, keepHeaders, lineEndingOf, type HeaderRewrite } from './header-rewriter.js';
+import { composeHeaderRewrites, EOL, HeaderRewriter, keepHeaders, type HeaderRewrite } from './header-rewriter.js';
 
 async function run(chunks: readonly (string | Buffer)[], rewrite: HeaderRewrite, limit?: number) {
   const rewriter = new HeaderRewriter(rewrite, limit);
@@ -9,7 +9,7 @@ async function run(chunks: readonly (string | Buffer)[], rewrite: HeaderRewrite,
   return { out: (await out).toString('utf8'), headerBlock: rewriter.headerBlock };
 }
 
-const addField = (field: string): HeaderRewrite => (block) => `${block}${field}${lineEndingOf(block)}`;
+const addField = (field: string): HeaderRewrite => (block) => `${block}${field}${EOL}`;
 
 describe('HeaderRewriter', () => {
   it('rewrites the header block and passes the body through untouched', async () => {
@@ -23,9 +23,10 @@ describe('HeaderRewriter', () => {
     expect(headerBlock).toBe('From: a@x\r\nSubject: hi\r\n');
   });
 
-  it('composes rewrites left to right and keeps the line ending of the message', async () => {
+  it('composes rewrites left to right; bare LF and bare CR in the body become CRLF, as upstream', async () => {
     const rewrite = composeHeaderRewrites(addField('X-One: 1'), addField('X-Two: 2'));
-    expect((await run(['From: a@x\n\nbody\n'], rewrite)).out).toBe('From: a@x\nX-One: 1\nX-Two: 2\n\nbody\n');
+    expect((await run(['From: a@x\n\nbody\n'], rewrite)).out).toBe('From: a@x\r\nX-One: 1\r\nX-Two: 2\r\n\r\nbody\r\n');
+    expect((await run(['From: a@x\r\n\r\nb\rod', 'y\r'], rewrite)).out).toBe('From: a@x\r\nX-One: 1\r\nX-Two: 2\r\n\r\nb\r\nody\r\n');
     expect((await run(['From: a@x\r\n\r\nbody'], rewrite)).out).toBe('From: a@x\r\nX-One: 1\r\nX-Two: 2\r\n\r\nbody');
   });
 
@@ -43,14 +44,33 @@ describe('HeaderRewriter', () => {
 
   it('rewrites a message that has no empty line at all, at the end of the stream', async () => {
     expect((await run(['From: a@x\r\nSubject: s\r\n'], addField('X-A: 1'))).out).toBe('From: a@x\r\nSubject: s\r\nX-A: 1\r\n');
+    expect((await run(['From: a@x\r\nSubject: s'], addField('X-A: 1'))).out).toBe('From: a@x\r\nSubject: s\r\nX-A: 1\r\n');
   });
 
-  it('cuts an endless header block at the limit and passes the rest on', async () => {
-    const long = `From: a@x\r\nX-Filler: ${'y'.repeat(100)}\r\n\r\nbody`;
-    const seen: string[] = [];
-    const { out } = await run([long], (block) => (seen.push(block), block), 40);
-    expect(seen).toEqual(['From: a@x\r\n']);
-    expect(out).toBe(long);
+  it('refuses a header block that does not end within the limit, instead of passing the rest as body', async () => {
+    const long = `From: a@x\r\nX-Filler: ${'y'.repeat(100)}\r\nFrom: ceo@x\r\n\r\nbody`;
+    await expect(run([long], keepHeaders, 40)).rejects.toThrow(/^5\.6\.0 Header block does not end within 40 bytes/);
+    await expect(run([long.slice(0, 60), long.slice(60)], keepHeaders, 40)).rejects.toThrow(/^5\.6\.0 /);
+    // Just within the limit: the fields are 39 bytes, the empty line follows.
+    expect((await run(['A: 1234567890123456789012345678901234\r\n\r\nb'], keepHeaders, 39)).out).toBe('A: 1234567890123456789012345678901234\r\n\r\nb');
+  });
+
+  it('refuses a bare CR or a NUL anywhere in the header block, its empty line included, with 550 5.6.0', async () => {
+    const refused = async (message: string): Promise<string> => {
+      try {
+        await run([...message].map((c) => c), keepHeaders);
+      } catch (err) {
+        return `${(err as { responseCode?: number }).responseCode} ${(err as Error).message}`;
+      }
+      return 'accepted';
+    };
+    expect(await refused('X-A: a\rFrom: "Chief Executive" <ceo@contoso.example>\r\n\r\nbody')).toMatch(/^550 5\.6\.0 Header block contains a CR without LF/);
+    expect(await refused('From: a@x\r\r\nFrom: b@y\r\n\r\nbody')).toMatch(/^550 5\.6\.0 .*CR without LF/);
+    expect(await refused('From: a@x\r\n\rbody')).toMatch(/^550 5\.6\.0 .*CR without LF/);
+    expect(await refused('From: a@x\0\r\n\r\nbody')).toMatch(/^550 5\.6\.0 Header block contains a NUL/);
+    expect(await refused(' From: a@x\r\n\r\nbody')).toMatch(/^550 5\.6\.0 Header block starts with white space/);
+    // In the body both are data (the line discipline still gives a bare CR its LF).
+    expect(await refused('From: a@x\r\n\r\nbo\rdy\0\r\n')).toBe('accepted');
   });
 
   it('fails the stream when the rewrite throws', async () => {

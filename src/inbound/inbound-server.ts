@@ -9,16 +9,17 @@ import type { SMTPServerOptions } from 'smtp-server';
 import type { Logger } from '../core/logger.js';
 import { systemClock } from '../core/clock.js';
 import { ClientLimits } from './client-limits.js';
-import { addMissingDateAndMessageId } from './submission-headers.js';
-import { createClientPolicy } from './client-policy.js';
+import { composeHeaderRewrites } from './header-rewriter.js';
+import { addReceived } from './received-header.js';
+import { addMissingDateAndMessageId, messageIdDomain } from './submission-headers.js';
+import { createClientMatcher, createClientPolicy } from './client-policy.js';
+import { ConnectionSlots } from './connection-slots.js';
 import { prepareLocalSecurity } from './local-security.js';
-import { PromptGreetingServer } from './prompt-greeting.js';
+import { PromptGreetingServer, type ConnectionSeams } from './prompt-greeting.js';
 import { buildSenderIndex } from './sender-policy.js';
 import { createSessionHooks } from './session-hooks.js';
 import type { InboundOptions, InboundServer } from './types.js';
 
-/** Legacy programs open few connections; this bounds a runaway one (421 beyond it). */
-export const MAX_CLIENTS = 100;
 /**
  * RFC 5321 4.5.3.1.4 allows 512 octets per command line, and extensions (SIZE, BODY,
  * SMTPUTF8 addresses) may make it longer. Longer lines than this get smtp-server's
@@ -34,7 +35,15 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
   const { listen, logger } = options;
   let accepting = true;
   let closing: Promise<void> | undefined;
-  const security = await prepareLocalSecurity(options, options.clock ?? systemClock);
+  const clock = options.clock ?? systemClock;
+  const security = await prepareLocalSecurity(options, clock);
+  // Two pools (connection-slots.ts); smtp-server's maxClients is their sum.
+  const connectionSlots = new ConnectionSlots(listen.connections);
+  const seams: ConnectionSeams = {
+    bareLineFeeds: createClientMatcher(listen.bareLineFeedClients, { loopback: false }),
+    deadlines: listen.connections,
+    clock,
+  };
 
   const hooks = createSessionHooks({
     sink: options.sink,
@@ -46,9 +55,15 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     maxRecipients: listen.maxRecipients,
     isAccepting: () => accepting,
     planSender: security.planSender,
-    clientLimits: new ClientLimits(listen.perClient, options.clock ?? systemClock),
-    // RFC 6409 8.3, 8.4: a submission server adds Date and Message-ID when they are missing.
-    headerRewrites: [addMissingDateAndMessageId(listen.name ?? hostname(), options.clock ?? systemClock)],
+    clientLimits: new ClientLimits(listen.perClient, clock),
+    connectionSlots,
+    // RFC 6409 8.3, 8.4: a submission server adds Date and Message-ID when they are missing;
+    // RFC 5321 4.4: and a Received field in front of everything.
+    transactionHeaders: (session, account) =>
+      composeHeaderRewrites(
+        addMissingDateAndMessageId(messageIdDomain(listen.name, account.mailbox), clock),
+        addReceived(session, listen.name ?? hostname(), clock),
+      ),
   });
 
   const serverOptions: SMTPServerOptions = {
@@ -62,7 +77,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     ...security.serverOptions,
     // No DNS on the hot path: the client's name is not used for any decision.
     disableReverseLookup: true,
-    maxClients: MAX_CLIENTS,
+    maxClients: connectionSlots.total,
     maxCommandLength: MAX_COMMAND_LINE_OCTETS,
     closeTimeout: CLOSE_GRACE_MS,
     // We log what matters ourselves (message-intake.ts); smtp-server's per-line logs are noise.
@@ -70,7 +85,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     ...hooks,
   };
 
-  const server = await listenOn(new PromptGreetingServer(serverOptions, logger), listen.port, listen.host, logger);
+  const server = await listenOn(new PromptGreetingServer(serverOptions, logger, seams), listen.port, listen.host, logger);
   const bound = server.server.address() as AddressInfo;
   logger.info({ host: bound.address, port: bound.port }, 'listening for SMTP');
 
@@ -79,7 +94,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
   const implicit =
     implicitTlsPort === undefined
       ? undefined
-      : await listenOn(new PromptGreetingServer({ ...serverOptions, secure: true }, logger), implicitTlsPort, listen.host, logger).catch(
+      : await listenOn(new PromptGreetingServer({ ...serverOptions, secure: true }, logger, seams), implicitTlsPort, listen.host, logger).catch(
           async (err: unknown) => {
             await new Promise<void>((resolve) => server.close(() => resolve()));
             throw err;

@@ -2,13 +2,13 @@
  * The smtp-server options for local TLS and local AUTH, and the sender planner that goes with
  * them, built in one place from listen.tls, listen.auth and listen.rewriteSender.
  */
-import type { SMTPServerOptions } from 'smtp-server';
+import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { AUTH_METHODS, createAuthHook, type UserDirectory } from './local-auth.js';
 import { certificateNames, loadLocalTls, tlsServerOptions, tlsWanted, type LocalTlsMaterial } from './local-tls.js';
-import { LocalUsers, usersFilePath } from './local-users.js';
+import { LocalUsers, readUsersFile, usersFilePath } from './local-users.js';
 import { buildSenderIndex } from './sender-policy.js';
 import { createRewriteRules } from './sender-rewrite.js';
 import { createSenderPlanner, type SenderPlanner } from './transaction-sender.js';
@@ -29,6 +29,8 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
   const { listen, logger } = options;
   const tls = await loadTls(options, logger);
   const authOn = listen.auth !== 'off';
+  const failedAuth = new WeakSet<SMTPServerSession>();
+  const usersFile = options.dataDir === undefined ? undefined : usersFilePath(options.dataDir);
   const disabledCommands = [...(authOn ? [] : ['AUTH']), ...(tls !== undefined && listen.tls.starttls ? [] : ['STARTTLS'])];
   const serverOptions: Partial<SMTPServerOptions> = {
     // 'required' is enforced at MAIL FROM (transaction-sender.ts) with our own 530 5.7.0 text.
@@ -40,12 +42,16 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
     ...(tls === undefined ? {} : tlsServerOptions(tls, listen.tls.minVersion)),
     ...(authOn
       ? {
-          onAuth: createAuthHook({
-            mode: listen.auth,
-            users: options.dataDir === undefined ? noUsers : new LocalUsers(usersFilePath(options.dataDir)),
-            throttle: new AuthThrottle(clock),
-            logger,
-          }),
+          onAuth: rememberFailedAuth(
+            createAuthHook({
+              mode: listen.auth,
+              users: usersFile === undefined ? noUsers : new LocalUsers(usersFile),
+              throttle: new AuthThrottle(clock),
+              logger,
+            }),
+            failedAuth,
+            () => (usersFile === undefined ? Promise.resolve(false) : usersExist(usersFile)),
+          ),
         }
       : {}),
   };
@@ -54,6 +60,7 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
     senders: buildSenderIndex(options.accounts),
     accounts: options.accounts,
     rewriteRules: createRewriteRules(listen.rewriteSender, options.accounts),
+    authFailed: (session) => failedAuth.has(session),
   });
   return { serverOptions, planSender, tls };
 }
@@ -68,4 +75,32 @@ async function loadTls(options: InboundOptions, logger: Logger): Promise<LocalTl
   const material = await loadLocalTls(tls, options.dataDir ?? '', certificateNames(options.listen.name));
   logger.info({ certFile: material.certFile, generated: material.generated, minVersion: tls.minVersion }, 'local TLS ready');
   return material;
+}
+
+type AuthHook = (auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void) => void;
+
+/**
+ * Remembers the sessions whose AUTH was refused with 535 while local users exist: with
+ * listen.auth "optional" their mail is then refused at MAIL FROM (transaction-sender.ts) instead
+ * of going out as if the program had never tried, which would hide a wrong password and let a
+ * guesser send anyway. Without any user, AUTH cannot succeed and the old behaviour stays.
+ */
+function rememberFailedAuth(onAuth: AuthHook, failed: WeakSet<SMTPServerSession>, anyUsers: () => Promise<boolean>): AuthHook {
+  return (auth, session, callback) =>
+    onAuth(auth, session, (err, response) => {
+      if ((err as { responseCode?: number } | null | undefined)?.responseCode !== 535) return callback(err, response);
+      // Decide before the reply goes out, so that the MAIL FROM after it sees the mark.
+      void anyUsers().then((exist) => {
+        if (exist) failed.add(session);
+        callback(err, response);
+      });
+    });
+}
+
+async function usersExist(path: string): Promise<boolean> {
+  // An unreadable file counts as "users exist": refusing is the safe side.
+  return readUsersFile(path).then(
+    (file) => Object.keys(file.users).length > 0,
+    () => true,
+  );
 }

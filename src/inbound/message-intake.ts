@@ -10,8 +10,7 @@ import { SmtpReplyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { composeHeaderRewrites, HeaderRewriter, type HeaderRewrite } from './header-rewriter.js';
-import { headerFieldValues } from './header-fields.js';
-import { checkHeaderFrom } from './sender-policy.js';
+import { allowedSenders, checkHeaderSenders } from './sender-policy.js';
 import { rewriteSenderHeaders } from './sender-rewrite.js';
 import type { TransactionSender } from './transaction-sender.js';
 import type { MessageSink, NewRecordFields, SpooledDraft } from './types.js';
@@ -23,6 +22,8 @@ export interface IntakeDependencies {
   readonly onAccepted?: ((record: QueueRecord) => void) | undefined;
   /** Header changes for every message (e.g. Date, Message-ID), applied before the sender rewrite. */
   readonly headerRewrites?: readonly HeaderRewrite[] | undefined;
+  /** Header changes that depend on the transaction (Received, Message-ID's domain), applied first. */
+  readonly transactionHeaders?: ((session: SMTPServerSession, account: AccountConfig) => HeaderRewrite) | undefined;
 }
 
 /** RFC 1870 6.1 and RFC 3463 5.3.4: message too big for system. */
@@ -43,12 +44,20 @@ export async function receiveMessage(
 ): Promise<string> {
   const rewrite = sender.rewrite;
   const headers = new HeaderRewriter(
-    composeHeaderRewrites(...(deps.headerRewrites ?? []), ...(rewrite === undefined ? [] : [rewriteSenderHeaders(rewrite)])),
+    composeHeaderRewrites(
+      ...(deps.transactionHeaders === undefined ? [] : [deps.transactionHeaders(session, account)]),
+      ...(deps.headerRewrites ?? []),
+      ...(rewrite === undefined ? [] : [rewriteSenderHeaders(rewrite)]),
+    ),
   );
-  // The only errors on the tap are the ones destroyed into it below (client gone, too big), and
-  // they are reported through clientGone and sizeExceeded. Whatever the sink does, an 'error'
-  // nobody listens to must never take the relay down.
-  headers.on('error', () => undefined);
+  // Errors on the stream: the ones destroyed into it below (client gone, too big), reported
+  // through clientGone and sizeExceeded, and the rewriter's refusal of the header block
+  // (header-block.ts), which is the reply whatever the sink makes of the error it sees. An
+  // 'error' nobody listens to must never take the relay down.
+  let headerRefusal: SmtpReplyError | undefined;
+  headers.on('error', (err: unknown) => {
+    if (err instanceof SmtpReplyError) headerRefusal ??= err;
+  });
   let clientGone: Error | undefined;
   // smtp-server destroys the stream when the client disconnects before the final dot:
   // pass that on so the sink stops and removes what it wrote.
@@ -68,8 +77,12 @@ export async function receiveMessage(
     draft = await deps.sink.receive(headers);
   } catch (err) {
     drainRest(stream, headers);
+    // smtp-server replies only after the last byte anyway: wait for it, so that a message that
+    // also turns out too big gets 552 whichever limit it hit first.
+    if (clientGone === undefined) await streamEnded(stream);
     if (stream.sizeExceeded) throw messageTooBig(deps.maxMessageBytes);
     if (clientGone !== undefined) throw clientDisconnected(clientGone);
+    if (headerRefusal !== undefined) throw headerRefusal;
     throw asStorageError(err, deps.logger);
   }
 
@@ -77,8 +90,9 @@ export async function receiveMessage(
   try {
     if (clientGone !== undefined) throw clientDisconnected(clientGone);
     if (stream.sizeExceeded) throw messageTooBig(deps.maxMessageBytes);
-    // A rewritten sender replaced From as well: whatever the client wrote there no longer counts.
-    if (rewrite === undefined) checkHeaderFrom(account, headerFieldValues(headers.headerBlock, 'from'), sender.allowedFrom);
+    // What leaves for Exchange is checked, after every rewrite: the From, Sender and Resent-
+    // fields Exchange and the recipients will read (a rewritten sender replaced From already).
+    checkHeaderSenders(headers.emittedHeaderBlock, sender.allowedFrom ?? allowedSenders(account));
     record = await draft.commit(recordFields(session, account, rewrite?.mailbox));
   } catch (err) {
     await draft.discard().catch((discardError: unknown) => {
@@ -130,6 +144,10 @@ function drainRest(stream: SMTPServerDataStream, headers: HeaderRewriter): void 
   stream.unpipe(headers);
   headers.destroy();
   stream.resume();
+}
+
+function streamEnded(stream: SMTPServerDataStream): Promise<void> {
+  return new Promise((resolve) => finished(stream, () => resolve()));
 }
 
 /** Nobody reads this reply; it only ends the transaction (RFC 5321 4.1.1.4). */

@@ -10,7 +10,7 @@
 import type { Writable } from 'node:stream';
 import type { SMTPServer } from 'smtp-server';
 
-type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
+export type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
 /** The parser as smtp-server's types give it (SMTPStream, a Writable). */
 export type CommandParser = Exclude<Connection['_parser'], false>;
 

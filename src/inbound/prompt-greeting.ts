@@ -19,10 +19,20 @@
  */
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { acceptBareLineFeeds } from './bare-line-feeds.js';
 import { onEveryParser } from './parser-hooks.js';
 import { continueInOrder } from './pipelined-continue.js';
+import { enforceDeadlines, type DeadlineLimits } from './session-deadlines.js';
+
+/** What each connection gets besides the prompt greeting; none of it when absent (tests of the greeting). */
+export interface ConnectionSeams {
+  /** listen.bareLineFeedClients: whether this client may end lines, and DATA, with bare LF. */
+  readonly bareLineFeeds: (remoteAddress: string) => boolean;
+  readonly deadlines: DeadlineLimits;
+  readonly clock: Clock;
+}
 
 type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
 
@@ -38,7 +48,11 @@ export class PromptGreetingServer extends SMTPServer {
   /** False when the installed smtp-server is not the shape we know: stock greeting then. */
   readonly greetsPromptly: boolean;
 
-  constructor(options: SMTPServerOptions, logger: Logger) {
+  constructor(
+    options: SMTPServerOptions,
+    logger: Logger,
+    private readonly seams?: ConnectionSeams,
+  ) {
     super(options);
     this.greetsPromptly = hasEarlyTalkerTimer(SMTPConnection.prototype.init, SMTPConnection.prototype.connectionReady);
     if (!this.greetsPromptly) {
@@ -53,11 +67,15 @@ export class PromptGreetingServer extends SMTPServer {
     const connection = this.connectionOn(socket);
     // Not registered: init refused it (too many clients, 421) and it is closing already.
     if (connection === undefined || connection._closing || connection._closed) return;
-    // The same seam serves the parser: bare LF devices, pipelined transactions.
+    // The same seam serves the parser: pipelined transactions, and bare LF only for the
+    // devices listed (RFC 5321 4.1.1.4: anyone else ends DATA with CRLF.CRLF only, which
+    // smtp-server's parser does by itself; docs/message-integrity.md, "SMTP smuggling").
+    const bareLineFeeds = this.seams?.bareLineFeeds(connection.remoteAddress) ?? false;
     onEveryParser(connection, (parser) => {
-      acceptBareLineFeeds(parser);
+      if (bareLineFeeds) acceptBareLineFeeds(parser);
       continueInOrder(parser);
     });
+    if (this.seams !== undefined) enforceDeadlines(connection, this.seams.deadlines, this.seams.clock);
     if (!this.greetsPromptly) return;
     // With an implicit TLS upgrade still running, init has not armed the timer yet.
     if (connection.needsUpgrade) return;

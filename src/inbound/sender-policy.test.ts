@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { SmtpReplyError } from '../core/errors.js';
 import { testConfig } from '../../test/inbound/config.js';
-import { accountForEnvelopeSender, buildSenderIndex, checkHeaderFrom } from './sender-policy.js';
+import { accountForEnvelopeSender, allowedSenders, buildSenderIndex, checkHeaderSenders } from './sender-policy.js';
 
 const config = testConfig();
 const senders = buildSenderIndex(config.accounts);
 const sage = config.accounts[0]!;
+
+/** The old shape of the check: the From values of one message, against the account's senders. */
+function checkHeaderFrom(account: typeof sage, fromValues: readonly string[], allowed = allowedSenders(account)): void {
+  checkHeaderSenders(fromValues.map((value) => `From: ${value}\r\n`).join(''), allowed);
+}
 
 function replyOf(action: () => unknown): string {
   try {
@@ -52,8 +57,36 @@ describe('header From', () => {
 
   it('refuses when any mailbox in the From fields is not allowed', () => {
     expect(replyOf(() => checkHeaderFrom(sage, ['sage@contoso.com, boss@fabrikam.com']))).toMatch(/<boss@fabrikam\.com>/);
-    expect(replyOf(() => checkHeaderFrom(sage, ['sage@contoso.com', 'boss@fabrikam.com']))).toMatch(/<boss@fabrikam\.com>/);
-    expect(replyOf(() => checkHeaderFrom(sage, ['Team: sage@contoso.com, boss@fabrikam.com;']))).toMatch(/<boss@fabrikam\.com>/);
+    expect(replyOf(() => checkHeaderFrom(sage, ['sage@contoso.com', 'boss@fabrikam.com']))).toMatch(/^550 5\.6\.0 Message has 2 From fields/);
+    // RFC 5322 3.6.2: From is a mailbox-list; a group is not one.
+    expect(replyOf(() => checkHeaderFrom(sage, ['Team: sage@contoso.com, boss@fabrikam.com;']))).toMatch(/^550 5\.7\.1 From header has no valid address/);
+  });
+
+  it('refuses From values that other parsers read differently', () => {
+    for (const value of ['<sage@contoso.com> <boss@fabrikam.com>', 'sage@contoso.com boss@fabrikam.com', 'boss@fabrikam.com\\ <sage@contoso.com>', 'sage@contoso.com <boss@fabrikam.com>']) {
+      expect(replyOf(() => checkHeaderFrom(sage, [value]))).toMatch(/^550 5\.7\.1 From header has no valid address/);
+    }
+  });
+
+  it('folds ASCII case only: the Kelvin sign is not a k', () => {
+    const kate = { ...sage, sendAs: ['kate@contoso.com'] };
+    expect(replyOf(() => checkHeaderFrom(kate, ['KATE@Contoso.COM']))).toBe('no error');
+    expect(replyOf(() => checkHeaderFrom(kate, ['\u212Aate@contoso.com']))).toMatch(/^550 5\.7\.1 From header address <\u212Aate@contoso.com> is not allowed/);
+    const index = buildSenderIndex([kate]);
+    expect(replyOf(() => accountForEnvelopeSender(index, '\u212Aate@contoso.com'))).toMatch(/^550 5\.7\.1 Sender </);
+  });
+
+  it('applies the same rule to Sender, Resent-From and Resent-Sender', () => {
+    const allowed = allowedSenders(sage);
+    const check = (block: string): string => replyOf(() => checkHeaderSenders(block, allowed));
+    expect(check('From: sage@contoso.com\r\nSender: invoices@contoso.com\r\nResent-From: noreply@contoso.com\r\n')).toBe('no error');
+    expect(check('From: sage@contoso.com\r\nSender: "CEO" <ceo@contoso.com>\r\n')).toBe('550 5.7.1 Sender header address <ceo@contoso.com> is not allowed for this sender');
+    expect(check('From: sage@contoso.com\r\nSender: sage@contoso.com\r\nSender: sage@contoso.com\r\n')).toMatch(/^550 5\.6\.0 Message has 2 Sender fields/);
+    expect(check('From: sage@contoso.com\r\nSender: sage@contoso.com, invoices@contoso.com\r\n')).toMatch(/^550 5\.7\.1 Sender header has no valid address/);
+    expect(check('From: sage@contoso.com\r\nResent-From: a <ceo@contoso.com>\r\n')).toMatch(/^550 5\.7\.1 Resent-From header address <ceo@contoso.com>/);
+    expect(check('From: sage@contoso.com\r\nResent-sender : ceo@contoso.com\r\n')).toMatch(/^550 5\.7\.1 Resent-Sender header address <ceo@contoso.com>/);
+    // A folded field is one field; a field name with white space before the colon still counts.
+    expect(check('From: sage@contoso.com\r\nFrom \r\n : ceo@contoso.com\r\n')).toMatch(/^550 5\.6\.0 Message has 2 From fields/);
   });
 
   it('is not fooled by an allowed address in the display name', () => {

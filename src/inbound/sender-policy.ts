@@ -3,15 +3,19 @@
  *
  * Exchange Online refuses a message whose sender the mailbox may not send as with
  * "5.7.60 SendAsDenied" (M365.md), long after the legacy program was told 250. We check the
- * same rule here, at MAIL FROM and on the From header, so the program sees the error at once.
- * Addresses compare case-insensitively: that is what Exchange does with SMTP addresses,
- * though RFC 5321 2.4 leaves local parts case-sensitive in general.
+ * same rule here, at MAIL FROM and on every header field that names a sender (From, Sender,
+ * Resent-From, Resent-Sender: RFC 5322 3.6.2 and 3.6.6), so the program sees the error at once
+ * and no field Exchange or a mail client shows as the sender escapes the check.
+ * Addresses compare with ASCII case folded (ascii-case.ts): that is what Exchange does with SMTP
+ * addresses, though RFC 5321 2.4 leaves local parts case-sensitive in general.
  */
-import addressparser from 'nodemailer/lib/addressparser';
+import emailAddresses from 'email-addresses';
 import type { AccountConfig } from '../core/config.js';
 import { SmtpReplyError } from '../core/errors.js';
+import { asciiLowerCase } from './ascii-case.js';
+import { headerFields } from './header-fields.js';
 
-/** Lower-cased sender address to the one account that may use it (config.ts guarantees one). */
+/** ASCII-lower-cased sender address to the one account that may use it (config.ts guarantees one). */
 export type SenderIndex = ReadonlyMap<string, AccountConfig>;
 
 export function buildSenderIndex(accounts: readonly AccountConfig[]): SenderIndex {
@@ -22,8 +26,9 @@ export function buildSenderIndex(accounts: readonly AccountConfig[]): SenderInde
   return index;
 }
 
-function allowedSenders(account: AccountConfig): string[] {
-  return [account.mailbox, ...account.sendAs].map((address) => address.toLowerCase());
+/** The account's mailbox and sendAs, ASCII-lower-cased. */
+export function allowedSenders(account: AccountConfig): string[] {
+  return [account.mailbox, ...account.sendAs].map(asciiLowerCase);
 }
 
 /** The account for MAIL FROM:<address>, or the 550 5.7.1 the client should see. */
@@ -33,7 +38,7 @@ export function accountForEnvelopeSender(index: SenderIndex, address: string): A
   if (address === '') {
     throw new SmtpReplyError(550, '5.7.1', 'Sender <> is not allowed: this relay does not forward bounces');
   }
-  const account = index.get(address.toLowerCase());
+  const account = index.get(asciiLowerCase(address));
   if (account === undefined) {
     throw new SmtpReplyError(
       550,
@@ -45,29 +50,57 @@ export function accountForEnvelopeSender(index: SenderIndex, address: string): A
 }
 
 /**
- * Every mailbox of every From field (RFC 5322 3.6.2) must be allowed for the account chosen
- * at MAIL FROM. `fromFieldValues` are the unfolded field bodies, one per From field found.
+ * The header fields that name a sender, with the RFC 5322 production their body must be:
+ * From is a mailbox-list (3.6.2; a group is not allowed there), Sender a single mailbox, and
+ * the Resent- fields (3.6.6) the same. `once`: RFC 5322 3.6 allows one From and one Sender.
  */
-export function checkHeaderFrom(
-  account: AccountConfig,
-  fromFieldValues: readonly string[],
-  /** Lower-cased; narrower than the account's senders for a local user with its own sendAs. */
-  allowedSenderList: readonly string[] = allowedSenders(account),
-): void {
-  if (fromFieldValues.length === 0) {
-    throw new SmtpReplyError(550, '5.7.1', 'Message has no From header: add one with an address allowed for this sender');
-  }
+const SENDER_FIELDS = [
+  { name: 'from', label: 'From', production: 'mailbox-list', once: true },
+  { name: 'sender', label: 'Sender', production: 'mailbox', once: true },
+  { name: 'resent-from', label: 'Resent-From', production: 'mailbox-list', once: false },
+  { name: 'resent-sender', label: 'Resent-Sender', production: 'mailbox', once: false },
+] as const;
+
+/**
+ * Every mailbox of every sender field in `headerBlock` (the block as it leaves for Exchange)
+ * must be one of `allowedSenderList` (ASCII-lower-cased): the account's senders, or a local
+ * user's narrower list. A message needs exactly one From. A field that is not a valid mailbox
+ * list (`<a@x> <b@y>`, `a@x b@y`, `b@y\ <a@x>`) is refused rather than read one way here and
+ * another way by Exchange or a mail client.
+ */
+export function checkHeaderSenders(headerBlock: string, allowedSenderList: readonly string[]): void {
   const allowed = new Set(allowedSenderList);
-  // flatten: a group ("Team: a@x, b@x;") is checked mailbox by mailbox. Display names,
-  // quoted or RFC 2047 encoded-words, are left out by the parser: only addresses matter.
-  const mailboxes = fromFieldValues.flatMap((value) => addressparser(value, { flatten: true }));
-  const addresses = mailboxes.map((mailbox) => mailbox.address.trim()).filter((address) => address !== '');
-  if (addresses.length === 0 || addresses.length !== mailboxes.length) {
-    throw new SmtpReplyError(550, '5.7.1', 'From header has no valid address: give an address allowed for this sender');
-  }
-  for (const address of addresses) {
-    if (!allowed.has(address.toLowerCase())) {
-      throw new SmtpReplyError(550, '5.7.1', `From header address <${address}> is not allowed for this sender`);
+  const fields = headerFields(headerBlock);
+  for (const rule of SENDER_FIELDS) {
+    const values = fields.filter((field) => field.name === rule.name).map((field) => field.body);
+    if (rule.name === 'from' && values.length === 0) {
+      throw new SmtpReplyError(550, '5.7.1', 'Message has no From header: add one with an address allowed for this sender');
+    }
+    if (rule.once && values.length > 1) {
+      throw new SmtpReplyError(550, '5.6.0', `Message has ${values.length} ${rule.label} fields; RFC 5322 3.6 allows one`);
+    }
+    for (const value of values) {
+      for (const address of mailboxAddresses(value, rule.production, rule.label)) {
+        if (!allowed.has(asciiLowerCase(address))) {
+          throw new SmtpReplyError(550, '5.7.1', `${rule.label} header address <${address}> is not allowed for this sender`);
+        }
+      }
     }
   }
+}
+
+/** The addresses of a mailbox or mailbox-list field body, or the 550 for one that is not valid. */
+function mailboxAddresses(value: string, production: 'mailbox' | 'mailbox-list', label: string): string[] {
+  // rfc6532: UTF-8 in names and addresses (SMTPUTF8). Not `strict`: obsolete phrases such as
+  // "John Q. Public" (RFC 5322 4.1) are common in what programs write and read the same everywhere.
+  const parsed = emailAddresses({ input: value, startAt: production, rfc6532: true });
+  const mailboxes = parsed?.addresses.filter((entry) => entry.type === 'mailbox') ?? [];
+  if (parsed === null || mailboxes.length === 0 || mailboxes.length !== parsed.addresses.length) {
+    throw new SmtpReplyError(
+      550,
+      '5.7.1',
+      `${label} header has no valid address: write it as "Name <address>" with one address allowed for this sender (RFC 5322 3.4)`,
+    );
+  }
+  return mailboxes.map((mailbox) => ('address' in mailbox ? mailbox.address : ''));
 }

@@ -9,8 +9,8 @@ describe('rewriteSenderHeaders', () => {
     expect(rewrite('From: "Scanner, 3rd floor" <scan@printer.local>\r\nSubject: s\r\n')).toBe(
       'From: "Scanner, 3rd floor" <scanner@contoso.com>\r\nSubject: s\r\nReply-To: <scan@printer.local>\r\n',
     );
-    expect(rewrite('From: =?utf-8?q?=C3=89tage?= <scan@printer.local>\n')).toBe(
-      'From: =?utf-8?q?=C3=89tage?= <scanner@contoso.com>\nReply-To: <scan@printer.local>\n',
+    expect(rewrite('From: =?utf-8?q?=C3=89tage?= <scan@printer.local>\r\n')).toBe(
+      'From: =?utf-8?q?=C3=89tage?= <scanner@contoso.com>\r\nReply-To: <scan@printer.local>\r\n',
     );
   });
 
@@ -21,6 +21,12 @@ describe('rewriteSenderHeaders', () => {
       'From: Scanner <scanner@contoso.com>\r\nReply-To: <other@printer.local>\r\n',
     );
     expect(rewrite('Subject: s\r\n')).toBe('Subject: s\r\nFrom: scanner@contoso.com\r\nReply-To: <scan@printer.local>\r\n');
+  });
+
+  it('lets no second From, no Sender and no Resent- sender through', () => {
+    expect(
+      rewrite('From: a@x\r\nResent-From: ceo@contoso.com\r\nresent-sender: ceo@contoso.com\r\nSENDER: ceo@contoso.com\r\nFrom: ceo@contoso.com\r\n'),
+    ).toBe('From: scanner@contoso.com\r\nReply-To: <a@x>\r\n');
   });
 
   it('keeps an existing Reply-To', () => {

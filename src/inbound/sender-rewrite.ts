@@ -4,14 +4,18 @@
  * for the clients in listen.rewriteSender, and users with rewriteSender, the envelope sender
  * and the From field become the account's mailbox. The display name stays, so recipients still
  * see "Scanner 3rd floor", and the original address goes to Reply-To (RFC 5322 3.6.2) so that
- * replies still reach it, unless the message has a Reply-To already. Sender fields are dropped:
- * Exchange checks them against send-as rights as well.
+ * replies still reach it, unless the message has a Reply-To already. Sender, Resent-From and
+ * Resent-Sender fields are dropped: Exchange checks them against send-as rights as well, and they
+ * would show the invented sender again. Only one From leaves, however many came in; the header
+ * check (sender-policy.ts) then reads the result as it leaves.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { AccountConfig } from '../core/config.js';
+import { asciiLowerCase } from './ascii-case.js';
 import { normalizeClientAddress } from './client-policy.js';
-import { lineEndingOf, type HeaderRewrite } from './header-rewriter.js';
+import { headerFields } from './header-fields.js';
+import { EOL, type HeaderRewrite } from './header-rewriter.js';
 
 export interface RewriteRule {
   readonly client: string;
@@ -46,30 +50,6 @@ function clientList(entry: string): BlockList {
   return list;
 }
 
-/** One header field with its continuation lines and line endings. */
-function splitFields(headerBlock: string): string[] {
-  const fields: string[] = [];
-  for (const line of headerBlock.split(/(?<=\n)/)) {
-    const last = fields.length - 1;
-    if (/^[ \t]/.test(line) && last >= 0) fields[last] += line;
-    else fields.push(line);
-  }
-  return fields.filter((field) => field !== '');
-}
-
-function fieldName(field: string): string {
-  const colon = field.indexOf(':');
-  return colon <= 0 ? '' : field.slice(0, colon).trim().toLowerCase();
-}
-
-function fieldBody(field: string): string {
-  return field
-    .slice(field.indexOf(':') + 1)
-    .replace(/\r?\n(?=[ \t])/g, '')
-    .replace(/\r?\n$/, '')
-    .trim();
-}
-
 /** `value` with its address replaced by `mailbox`, keeping the display name as it was written. */
 function fromWithMailbox(value: string, mailbox: string): string {
   // name-addr (RFC 5322 3.4): keep every byte of the display name, replace the angle-addr.
@@ -101,22 +81,19 @@ export interface SenderRewrite {
 /** The header part of the rewrite: From becomes the mailbox, Reply-To the original address. */
 export function rewriteSenderHeaders(rewrite: SenderRewrite): HeaderRewrite {
   return (headerBlock) => {
-    const eol = lineEndingOf(headerBlock);
-    const fields = splitFields(headerBlock);
-    const froms = fields.filter((field) => fieldName(field) === 'from');
-    const fromValue = froms[0] === undefined ? '' : fieldBody(froms[0]);
+    const fields = headerFields(headerBlock);
+    const fromValue = fields.find((field) => field.name === 'from')?.body ?? '';
     const headerAddress = addressparser(fromValue, { flatten: true })[0]?.address ?? '';
     const replyTo = headerAddress !== '' ? headerAddress : rewrite.original;
-    const newFrom = `From: ${fromValue === '' ? rewrite.mailbox : fromWithMailbox(fromValue, rewrite.mailbox)}${eol}`;
-    const hasReplyTo = fields.some((field) => fieldName(field) === 'reply-to');
+    const newFrom = `From: ${fromValue === '' ? rewrite.mailbox : fromWithMailbox(fromValue, rewrite.mailbox)}${EOL}`;
+    const hasReplyTo = fields.some((field) => field.name === 'reply-to');
 
     const out: string[] = [];
     let fromWritten = false;
     for (const field of fields) {
-      const name = fieldName(field);
-      if (name === 'sender') continue;
-      if (name !== 'from') {
-        out.push(field);
+      if (DROPPED_FIELDS.has(field.name)) continue;
+      if (field.name !== 'from') {
+        out.push(field.raw);
         continue;
       }
       if (fromWritten) continue;
@@ -124,7 +101,10 @@ export function rewriteSenderHeaders(rewrite: SenderRewrite): HeaderRewrite {
       fromWritten = true;
     }
     if (!fromWritten) out.push(newFrom);
-    if (!hasReplyTo && replyTo !== '' && replyTo.toLowerCase() !== rewrite.mailbox.toLowerCase()) out.push(`Reply-To: <${replyTo}>${eol}`);
+    if (!hasReplyTo && replyTo !== '' && asciiLowerCase(replyTo) !== asciiLowerCase(rewrite.mailbox)) out.push(`Reply-To: <${replyTo}>${EOL}`);
     return out.join('');
   };
 }
+
+/** Fields that name a sender besides From: they would carry the invented sender on. */
+const DROPPED_FIELDS = new Set(['sender', 'resent-from', 'resent-sender']);

@@ -7,6 +7,7 @@
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import { SmtpReplyError } from '../core/errors.js';
 import type { ClientLimits } from './client-limits.js';
+import type { ConnectionSlots } from './connection-slots.js';
 import { clientRefusal, type ClientPolicy } from './client-policy.js';
 import { receiveMessage, type IntakeDependencies } from './message-intake.js';
 import { accountForEnvelopeSender, type SenderIndex } from './sender-policy.js';
@@ -18,6 +19,8 @@ export interface HookDependencies extends IntakeDependencies {
   readonly maxRecipients: number;
   /** False once the daemon stops taking new work. */
   readonly isAccepting: () => boolean;
+  /** listen.connections: the loopback and LAN pools; absent in tests that do not exercise it. */
+  readonly connectionSlots?: ConnectionSlots;
   /** listen.perClient; absent in tests that do not exercise it. */
   readonly clientLimits?: ClientLimits;
   /** Local users, AUTH modes and sender rewriting (transaction-sender.ts); by sender address alone when absent. */
@@ -33,6 +36,7 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
   const planSender: SenderPlanner =
     deps.planSender ?? ((mailFrom: string) => ({ account: accountForEnvelopeSender(deps.senders, mailFrom) }));
   const countedSessions = new WeakSet<SMTPServerSession>();
+  const slottedSessions = new WeakSet<SMTPServerSession>();
 
   return {
     onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
@@ -42,6 +46,13 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
         deps.logger.warn({ client: session.remoteAddress }, 'refused a client outside listen.allowClients');
         return callback(clientRefusal(session.remoteAddress));
       }
+      try {
+        deps.connectionSlots?.admit(session.remoteAddress);
+      } catch (err) {
+        deps.logger.warn({ client: session.remoteAddress }, 'refused a connection: its listen.connections pool is full');
+        return callback(err as Error);
+      }
+      if (deps.connectionSlots !== undefined) slottedSessions.add(session);
       try {
         deps.clientLimits?.admitConnection(session.remoteAddress);
       } catch (err) {
@@ -54,6 +65,7 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
     },
 
     onClose(session: SMTPServerSession): void {
+      if (slottedSessions.delete(session)) deps.connectionSlots?.release(session.remoteAddress);
       if (!countedSessions.delete(session)) return;
       deps.clientLimits?.releaseConnection(session.remoteAddress);
     },

@@ -3,7 +3,7 @@ import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { HeaderRewriter } from './header-rewriter.js';
-import { addMissingDateAndMessageId, newMessageId, rfc5322Date } from './submission-headers.js';
+import { addMissingDateAndMessageId, messageIdDomain, newMessageId, rfc5322Date } from './submission-headers.js';
 
 const clock = new ManualClock(Date.UTC(2026, 10, 22, 9, 5, 7));
 const rewrite = addMissingDateAndMessageId('relay.test', clock);
@@ -34,8 +34,14 @@ describe('Date and Message-ID (RFC 6409 8.3, 8.4)', () => {
     expect(out).toMatch(
       /^Date: Sun, 22 Nov 2026 09:05:07 \+0000\r\nMessage-ID: <[0-9a-f]{32}@relay\.test>\r\nFrom: sage@contoso\.com\r\nSubject: x\r\n\r\nbody\r\n$/,
     );
+    // Bare LF from a device: the line discipline made it CRLF before the rewrite saw it.
     const bare = (await through('From: a@x\nSubject: y\n\nbody\n')).toString('latin1');
-    expect(bare).toMatch(/^Date: [^\r\n]+\nMessage-ID: [^\r\n]+\nFrom: a@x\n/);
+    expect(bare).toMatch(/^Date: [^\r\n]+\r\nMessage-ID: [^\r\n]+\r\nFrom: a@x\r\n/);
+  });
+
+  it('takes the Message-ID domain from listen.name, else from the mailbox, never the machine name', () => {
+    expect(messageIdDomain('relay.contoso.com', 'sage@contoso.com')).toBe('relay.contoso.com');
+    expect(messageIdDomain(undefined, 'sage@contoso.com')).toBe('contoso.com');
   });
 
   it('adds only what is missing, whatever the case of the field name', async () => {

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { headerFieldValues } from './header-fields.js';
-import { lineEndingOf, type HeaderRewrite } from './header-rewriter.js';
+import { EOL, type HeaderRewrite } from './header-rewriter.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
@@ -29,17 +29,24 @@ export function rfc5322Date(epochMs: number): string {
 
 /**
  * RFC 5322 3.6.4 msg-id: "<" id-left "@" id-right ">", unique worldwide: 128 random bits on
- * the left, the relay's host name on the right (reduced to the characters a dot-atom allows).
+ * the left, `host` on the right (reduced to the characters a dot-atom allows): listen.name or
+ * the sending mailbox's domain (messageIdDomain), never the bare machine name, which says
+ * nothing outside the LAN and leaks the machine's name into every message.
  */
 export function newMessageId(host: string): string {
   const right = host.replace(/[^A-Za-z0-9.-]/g, '').replace(/^\.+|\.+$/g, '') || 'localhost';
   return `<${randomBytes(16).toString('hex')}@${right}>`;
 }
 
+/** The right side of a generated Message-ID: listen.name when set, else the mailbox's domain. */
+export function messageIdDomain(listenName: string | undefined, mailbox: string): string {
+  return listenName ?? mailbox.slice(mailbox.lastIndexOf('@') + 1);
+}
+
 /** Adds `Date:` and `Message-ID:` in front of the header fields when the message lacks them. */
 export function addMissingDateAndMessageId(host: string, clock: Pick<Clock, 'now'>): HeaderRewrite {
   return (headerBlock) => {
-    const eol = lineEndingOf(headerBlock);
+    const eol = EOL;
     let added = '';
     // In front, not behind: the block may end in a folded line or be cut at the size cap
     // (header-rewriter.ts), and a field appended there could join someone else's field.

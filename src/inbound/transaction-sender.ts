@@ -7,18 +7,20 @@
  * - a user with rewriteSender, or a client in listen.rewriteSender, may give any sender: it
  *   becomes the account's mailbox (sender-rewrite.ts).
  * - anyone else (no AUTH, or 'accept-any') is matched by sender address, as before.
- * In 'required' mode MAIL without AUTH gets 530 5.7.0 (RFC 4954 section 6).
+ * In 'required' mode MAIL without AUTH gets 530 5.7.0 (RFC 4954 section 6); in any mode so does
+ * MAIL after a failed AUTH while local users exist (docs/message-integrity.md, "auth: optional").
  */
 import type { SMTPServerSession } from 'smtp-server';
 import type { AccountConfig } from '../core/config.js';
 import { SmtpReplyError } from '../core/errors.js';
+import { asciiLowerCase } from './ascii-case.js';
 import { localUserOf, sessionUser, type AuthMode } from './local-auth.js';
-import { accountForEnvelopeSender, type SenderIndex } from './sender-policy.js';
+import { accountForEnvelopeSender, allowedSenders, type SenderIndex } from './sender-policy.js';
 import type { RewriteRules, SenderRewrite } from './sender-rewrite.js';
 
 export interface TransactionSender {
   readonly account: AccountConfig;
-  /** Lower-cased addresses the From field may use; all of the account's when undefined. */
+  /** ASCII-lower-cased addresses the sender fields may use; all of the account's when undefined. */
   readonly allowedFrom?: readonly string[] | undefined;
   /** Present when envelope sender and From become the account's mailbox. */
   readonly rewrite?: SenderRewrite | undefined;
@@ -29,6 +31,8 @@ export interface SenderPlannerDependencies {
   readonly senders: SenderIndex;
   readonly accounts: readonly AccountConfig[];
   readonly rewriteRules: RewriteRules;
+  /** Whether AUTH failed in this session while local users exist (local-security.ts). */
+  readonly authFailed?: (session: SMTPServerSession) => boolean;
 }
 
 export type SenderPlanner = (mailFrom: string, session: SMTPServerSession) => TransactionSender;
@@ -38,6 +42,10 @@ export function createSenderPlanner(deps: SenderPlannerDependencies): SenderPlan
     if (deps.authMode === 'required' && sessionUser(session) === undefined) {
       throw new SmtpReplyError(530, '5.7.0', 'Authentication required');
     }
+    // 'optional' means "AUTH or no AUTH", not "a wrong password is as good as none" (RFC 4954 6).
+    if (sessionUser(session) === undefined && deps.authFailed?.(session) === true) {
+      throw new SmtpReplyError(530, '5.7.0', 'Authentication failed in this session: no mail is taken until AUTH succeeds; check the user name and password');
+    }
     const user = localUserOf(session);
     if (user !== undefined) {
       const account = deps.accounts.find((candidate) => candidate.name === user.account);
@@ -46,7 +54,7 @@ export function createSenderPlanner(deps: SenderPlannerDependencies): SenderPlan
       }
       if (user.rewriteSender) return rewritten(account, mailFrom);
       const allowed = userSenders(account, user.sendAs);
-      if (!allowed.includes(mailFrom.toLowerCase())) {
+      if (!allowed.includes(asciiLowerCase(mailFrom))) {
         throw new SmtpReplyError(550, '5.7.1', `Sender <${mailFrom}> is not allowed for user ${user.name}`);
       }
       return { account, allowedFrom: allowed };
@@ -59,9 +67,9 @@ export function createSenderPlanner(deps: SenderPlannerDependencies): SenderPlan
 
 /** The account's senders, narrowed to the user's own list when it has one. */
 function userSenders(account: AccountConfig, userSendAs: readonly string[] | undefined): string[] {
-  const accountSenders = [account.mailbox, ...account.sendAs].map((address) => address.toLowerCase());
+  const accountSenders = allowedSenders(account);
   if (userSendAs === undefined) return accountSenders;
-  const wanted = new Set(userSendAs.map((address) => address.toLowerCase()));
+  const wanted = new Set(userSendAs.map(asciiLowerCase));
   return accountSenders.filter((address) => wanted.has(address));
 }
 

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { SmtpReplyError } from '../../src/core/errors.js';
 import { QUEUE_RECORD_VERSION, type QueueRecord } from '../../src/core/queue-record.js';
 import type { MessageSink, NewRecordFields, SpooledDraft } from '../../src/inbound/types.js';
+import { withoutReceived } from './trace-field.js';
 
 export class FileSink implements MessageSink {
   /** When set, writing fails like a full disk once this many bytes are written. */
@@ -91,6 +92,11 @@ export class FileSink implements MessageSink {
 
   async queuedMessage(id: string): Promise<Buffer> {
     return readFile(join(this.dir, 'queue', `${id}.eml`));
+  }
+
+  /** The queued message without the Received field the relay adds: the client's bytes. */
+  async clientMessage(id: string): Promise<Buffer> {
+    return withoutReceived(await this.queuedMessage(id));
   }
 
   async queuedRecord(id: string): Promise<QueueRecord> {

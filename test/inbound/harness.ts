@@ -23,7 +23,7 @@ export interface Harness {
 export async function startHarness(
   listen: Record<string, unknown> = {},
   logger: Logger = silentLogger(),
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; dataDir?: string } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'inbound-'));
   const sink = await FileSink.create(dir);
@@ -36,6 +36,7 @@ export async function startHarness(
     logger,
     onAccepted: (record) => accepted.push(record),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
   });
   const wires: SmtpWire[] = [];
   return {

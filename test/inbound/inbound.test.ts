@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { createLogger } from '../../src/core/logger.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { receivedField } from './trace-field.js';
 import { startHarness, type Harness } from './harness.js';
 import { SmtpWire } from '../support/smtp-wire.js';
 
@@ -141,7 +142,7 @@ describe('inbound SMTP, messages', () => {
   it('spools the exact bytes sent, with dot-stuffing undone, and answers 250 2.0.0 queued as <id>', async () => {
     const h = await start();
     const wire = await h.wire();
-    // With Date and Message-ID the relay adds nothing (RFC 6409 8.3, 8.4), so the bytes stay the client's.
+    // With Date and Message-ID the relay adds only Received (RFC 5321 4.4; RFC 6409 8.3, 8.4), so the rest stays the client's.
     const message =
       'Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <dots@contoso.com>\r\n' +
       'From: Sage 100 <sage@contoso.com>\r\nTo: a@example.com\r\nSubject: dots\r\n\r\n' +
@@ -150,7 +151,7 @@ describe('inbound SMTP, messages', () => {
     wire.write(dataPayload(message));
     const id = queuedId((await wire.reply()).last);
 
-    expect((await h.sink.queuedMessage(id)).toString('latin1')).toBe(message);
+    expect((await h.sink.clientMessage(id)).toString('latin1')).toBe(message);
     const record = await h.sink.queuedRecord(id);
     expect(record).toMatchObject({
       id,
@@ -158,8 +159,11 @@ describe('inbound SMTP, messages', () => {
       account: 'sage',
       mailFrom: 'sage@contoso.com',
       client: { address: '127.0.0.1', helo: 'client.example' },
-      size: Buffer.byteLength(message),
+      size: (await h.sink.queuedMessage(id)).length,
     });
+    expect(receivedField(await h.sink.queuedMessage(id))).toMatch(
+      /^Received: from client\.example\tby relay\.test \(smtp-oauth-relay\) with ESMTP;\t\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/,
+    );
     expect(record.recipients.map((r) => r.address)).toEqual(['a@example.com', 'b@example.com']);
     expect(h.accepted.map((r) => r.id)).toEqual([id]);
     expect(await h.sink.files('tmp')).toEqual([]);
@@ -201,7 +205,7 @@ describe('inbound SMTP, messages', () => {
     await wire.startData('sage@contoso.com', ['josé@exämple.com'], ' SMTPUTF8 BODY=8BITMIME');
     wire.write(dataPayload(message));
     const id = queuedId((await wire.reply()).last);
-    expect((await h.sink.queuedMessage(id)).equals(message)).toBe(true);
+    expect((await h.sink.clientMessage(id)).equals(message)).toBe(true);
     expect((await h.sink.queuedRecord(id)).recipients[0]?.address).toBe('josé@exämple.com');
   });
 
@@ -216,7 +220,7 @@ describe('inbound SMTP, messages', () => {
         text: 'Bonjour,\n.\nVeuillez trouver ci-joint la facture.\n',
       });
       const id = queuedId(info.response);
-      const spooled = (await h.sink.queuedMessage(id)).toString('utf8');
+      const spooled = (await h.sink.clientMessage(id)).toString('utf8');
       expect(spooled).toMatch(/^Subject: =\?UTF-8\?Q\?Facture_n=C2=B0_42\?=\r$/m);
       // A line holding a single dot went through dot-stuffing and came back as it was.
       expect(spooled).toContain('Bonjour,\r\n.\r\nVeuillez');
