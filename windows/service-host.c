@@ -309,6 +309,22 @@ static HANDLE start_reader(HANDLE pipe, BOOL is_stderr) {
   return CreateThread(NULL, 0, read_pipe, args, 0, NULL);
 }
 
+/* The SID of the account this process runs as (NT SERVICE\smtp-oauth-relay by default). */
+static BOOL own_account_sid(wchar_t *out, size_t chars) {
+  HANDLE token;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) return FALSE;
+  BYTE buffer[512];
+  DWORD length = 0;
+  BOOL ok = GetTokenInformation(token, TokenUser, buffer, sizeof buffer, &length);
+  CloseHandle(token);
+  LPWSTR text;
+  if (!ok || !ConvertSidToStringSidW(((TOKEN_USER *)buffer)->User.Sid, &text)) return FALSE;
+  wcsncpy(out, text, chars - 1);
+  out[chars - 1] = 0;
+  LocalFree(text);
+  return TRUE;
+}
+
 static BOOL start_child(child_t *child) {
   SECURITY_ATTRIBUTES inherit = { sizeof inherit, NULL, TRUE };
   HANDLE in_read, in_write, out_read, out_write, err_read, err_write;
@@ -327,8 +343,11 @@ static BOOL start_child(child_t *child) {
   append_quoted(command, 12000, settings.config);
   wcsncat(command, L" --stop-on-stdin-close", 12000 - wcslen(command) - 1);
 
-  /* Tells the relay to write its Event Log lines ("<4>text") to stderr, for this host to report. */
+  /* Tells the relay to write its Event Log lines ("<4>text") to stderr, for this host to report,
+     and which account to keep in the ACL of the secret files it writes (src/core/windows-file-acl.ts). */
   SetEnvironmentVariableW(L"SMTP_OAUTH_RELAY_SERVICE_HOST", L"1");
+  wchar_t account_sid[256];
+  if (own_account_sid(account_sid, 256)) SetEnvironmentVariableW(L"SMTP_OAUTH_RELAY_ACCOUNT_SID", account_sid);
   STARTUPINFOW startup;
   ZeroMemory(&startup, sizeof startup);
   startup.cb = sizeof startup;
