@@ -15,9 +15,10 @@
  *    "<4>" (warning) or "<3>" (error), the sd-daemon(3) prefixes, is also written to the Event Log.
  *
  * Other modes (run by the installer as an administrator):
- *   prepare [--data-dir D]  create %ProgramData%\smtp-oauth-relay and the data folder with their final
- *                           DACL (SYSTEM, Administrators, NT SERVICE\smtp-oauth-relay; protected), and
- *                           set the service's recovery actions
+ *   prepare [--data-dir D] [--account A]
+ *                           create %ProgramData%\smtp-oauth-relay and the data folder with their final
+ *                           DACL (SYSTEM, Administrators, the service account: NT SERVICE\smtp-oauth-relay
+ *                           unless A is given; protected), and set the service's recovery actions
  *   event-log <info|warn|error> <text>   write one event through the registered source
  *   show-acl <path>         print the path's owner and DACL in SDDL (checks and tests)
  *   service-sid             print the SID of NT SERVICE\smtp-oauth-relay
@@ -65,6 +66,7 @@ typedef struct {
   wchar_t config[MAX_PATH * 2];
   wchar_t data_dir[MAX_PATH * 2];
   wchar_t child[8192]; /* program and leading arguments, already quoted */
+  wchar_t account[256]; /* prepare: the account to grant, when not the virtual account */
   DWORD stop_timeout_ms;
 } settings_t;
 
@@ -196,7 +198,7 @@ static void append_quoted(wchar_t *out, size_t chars, const wchar_t *arg) {
 
 /* Reads --config, --data-dir, --stop-timeout and, after "--", the child program and its first arguments. */
 static void load_settings(int argc, wchar_t **argv, int first) {
-  settings.config[0] = settings.data_dir[0] = settings.child[0] = 0;
+  settings.config[0] = settings.data_dir[0] = settings.child[0] = settings.account[0] = 0;
   settings.stop_timeout_ms = 45000; /* above the relay's own stop bound (deliveries, then a DATA in progress) */
   int i = first;
   for (; i < argc; i++) {
@@ -204,6 +206,7 @@ static void load_settings(int argc, wchar_t **argv, int first) {
     if (i + 1 >= argc) break;
     if (wcscmp(argv[i], L"--config") == 0) wcsncpy(settings.config, argv[++i], MAX_PATH * 2 - 1);
     else if (wcscmp(argv[i], L"--data-dir") == 0) wcsncpy(settings.data_dir, argv[++i], MAX_PATH * 2 - 1);
+    else if (wcscmp(argv[i], L"--account") == 0) wcsncpy(settings.account, argv[++i], 255);
     else if (wcscmp(argv[i], L"--stop-timeout") == 0) settings.stop_timeout_ms = (DWORD)wcstoul(argv[++i], NULL, 10) * 1000;
   }
   for (; i < argc; i++) append_quoted(settings.child, sizeof settings.child / sizeof settings.child[0], argv[i]);
@@ -517,9 +520,26 @@ static BOOL service_sid(wchar_t *out, size_t chars) {
 
 /* Owner Administrators; DACL protected (nothing inherited from %ProgramData%, where Users may read and
    create), full control for SYSTEM, Administrators and the service's virtual account, inherited below. */
+static BOOL account_sid(const wchar_t *name, wchar_t *out, size_t chars) {
+  BYTE sid[SECURITY_MAX_SID_SIZE];
+  DWORD sid_size = sizeof sid, domain_size = 256;
+  wchar_t domain[256];
+  SID_NAME_USE use;
+  if (!LookupAccountNameW(NULL, name, sid, &sid_size, domain, &domain_size, &use)) return FALSE;
+  LPWSTR text;
+  if (!ConvertSidToStringSidW(sid, &text)) return FALSE;
+  wcsncpy(out, text, chars - 1);
+  out[chars - 1] = 0;
+  LocalFree(text);
+  return TRUE;
+}
+
 static BOOL folder_descriptor(PSECURITY_DESCRIPTOR *descriptor) {
   wchar_t sid[128], sddl[512];
-  if (!service_sid(sid, 128)) return FALSE;
+  if (settings.account[0] != 0 ? !account_sid(settings.account, sid, 128) : !service_sid(sid, 128)) {
+    fwprintf(stderr, L"no such account: %ls\n", settings.account[0] != 0 ? settings.account : L"NT SERVICE\\" SERVICE_NAME);
+    return FALSE;
+  }
   _snwprintf(sddl, 512, L"O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;%ls)", sid);
   return ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, descriptor, NULL);
 }
