@@ -51,6 +51,28 @@ export function hostCommand(plan: ServicePlan): { host: string; binPath: string 
   return { host, binPath: windowsCommandLine(words) };
 }
 
+const POLL_MS = 1_000;
+/** The host waits up to 120 s for the relay to log "relay started", then reports RUNNING anyway. */
+const START_WAIT_MS = 150_000;
+/** The host's stop bound (45 s) plus its TerminateProcess and margin. */
+const STOP_WAIT_MS = 60_000;
+
+export type ServiceStateName = 'STOPPED' | 'START_PENDING' | 'STOP_PENDING' | 'RUNNING' | 'CONTINUE_PENDING' | 'PAUSE_PENDING' | 'PAUSED';
+
+export interface ServiceState {
+  readonly name: ServiceStateName;
+  readonly win32ExitCode: number;
+  readonly serviceExitCode: number;
+}
+
+/** Reads `sc query`'s "STATE : 4 RUNNING", "WIN32_EXIT_CODE : 1066 (0x42a)", "SERVICE_EXIT_CODE : 78 (0x4e)". */
+export function parseServiceState(output: string): ServiceState | undefined {
+  const name = /STATE\s*:\s*\d+\s+([A-Z_]+)/.exec(output)?.[1];
+  if (name === undefined) return undefined;
+  const number = (field: string): number => Number(new RegExp(`${field}\\s*:\\s*(\\d+)`).exec(output)?.[1] ?? 0);
+  return { name: name as ServiceStateName, win32ExitCode: number('WIN32_EXIT_CODE'), serviceExitCode: number('SERVICE_EXIT_CODE') };
+}
+
 /** sc.exe, net.exe and reg.exe fail with "Access is denied" (error 5) in a prompt that is not elevated. */
 export class ElevationRequiredError extends Error {
   constructor(cause: ServiceCommandError) {
@@ -62,8 +84,14 @@ export class ElevationRequiredError extends Error {
 export class ScManager implements ServiceManager {
   readonly definitionPath = `HKLM\\SYSTEM\\CurrentControlSet\\Services\\${SERVICE_NAME}`;
 
-  /** Nothing is written to disk: the host and the relay belong to the release folder. */
-  constructor(private readonly runner: CommandRunner) {}
+  /**
+   * Nothing is written to disk: the host and the relay belong to the release folder.
+   * @param sleep between two looks at a pending service (injected so the tests do not wait).
+   */
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  ) {}
 
   async install(plan: ServicePlan): Promise<void> {
     const account = windowsAccount(plan.account);
@@ -75,18 +103,18 @@ export class ScManager implements ServiceManager {
     await this.sc(['description', SERVICE_NAME, DESCRIPTION]);
     const actions = RECOVERY.restartDelaysMs.map((delay) => `restart/${delay}`).join('/');
     await this.sc(['failure', SERVICE_NAME, 'reset=', String(RECOVERY.resetSeconds), 'actions=', actions]);
-    // A virtual account needs the service's own SID in its token ("sc sidtype", Microsoft Learn).
-    if (account.virtual) await this.sc(['sidtype', SERVICE_NAME, 'unrestricted']);
     // The Event Log source: the host exe holds the message table (windows/service-messages.mc).
     await this.reg(['add', EVENT_LOG_KEY, '/v', 'EventMessageFile', '/t', 'REG_EXPAND_SZ', '/d', host, '/f']);
     await this.reg(['add', EVENT_LOG_KEY, '/v', 'TypesSupported', '/t', 'REG_DWORD', '/d', '7', '/f']);
     await this.reg(['add', SETTINGS_KEY, '/v', 'ConfigFile', '/t', 'REG_SZ', '/d', plan.config, '/f']);
     await this.reg(['add', SETTINGS_KEY, '/v', 'DataDir', '/t', 'REG_SZ', '/d', plan.dataDir, '/f']);
     // The host creates %ProgramData%\smtp-oauth-relay and the data folder with their final ACL
-    // (or replaces the ACL of folders already there) before the relay writes anything.
+    // (or replaces the ACL of folders already there) before the relay writes anything, and gives
+    // the service its own SID type "unrestricted" (what a virtual account needs; Wine's sc.exe
+    // lacks `sc sidtype`, so the host does it through ChangeServiceConfig2W).
     const prepare = ['prepare', '--data-dir', plan.dataDir, ...(account.virtual ? [] : ['--account', account.scName])];
     await this.checked(host, prepare);
-    await this.net(['start', SERVICE_NAME]);
+    await this.start();
   }
 
   /** Stops and removes the service and its Event Log source; the data folder and queued mail stay. */
@@ -97,24 +125,45 @@ export class ScManager implements ServiceManager {
     await this.runner.run('reg.exe', ['delete', SETTINGS_KEY, '/f']);
   }
 
+  /**
+   * net start, then the wait for the relay to listen (the host reports RUNNING only then): a start
+   * that ends STOPPED is an error with the service's exit code (78: the configuration), not a success.
+   */
   async start(): Promise<void> {
     await this.net(['start', SERVICE_NAME]);
+    const state = await this.waitWhile(['START_PENDING'], START_WAIT_MS);
+    if (state?.name === 'STOPPED') {
+      throw new Error(`${SERVICE_NAME} did not start (service exit code ${state.serviceExitCode}, Windows exit code ${state.win32ExitCode}): the reason is in the Event Log (Application, source ${SERVICE_NAME}) and in the data folder's logs\\service.log`);
+    }
   }
 
-  /** net stop waits while the host stops the relay gracefully (STOP_PENDING with wait hints). */
+  /** net stop, then the wait while the host stops the relay gracefully (STOP_PENDING with wait hints). */
   async stop(): Promise<void> {
     await this.net(['stop', SERVICE_NAME]);
+    await this.waitWhile(['STOP_PENDING', 'RUNNING'], STOP_WAIT_MS);
   }
 
   async restart(): Promise<void> {
-    const state = await this.status();
-    if (/\bRUNNING\b|\bSTART_PENDING\b/.test(state.stdout)) await this.stop();
+    const state = parseServiceState((await this.status()).stdout);
+    if (state?.name === 'RUNNING' || state?.name === 'START_PENDING') await this.stop();
     await this.start();
   }
 
   /** sc query prints STATE: 4 RUNNING (or STOPPED, with the exit codes); 1060 when not installed. */
   status(): Promise<CommandResult> {
     return this.runner.run('sc.exe', ['query', SERVICE_NAME], { probe: true });
+  }
+
+  /**
+   * Polls sc query while the service is in one of `states`. net.exe waits by itself on Windows,
+   * Wine's does not: one loop serves both. Returns the last state seen (undefined: none parsed).
+   */
+  private async waitWhile(states: readonly ServiceStateName[], timeoutMs: number): Promise<ServiceState | undefined> {
+    for (let waited = 0; ; waited += POLL_MS) {
+      const state = parseServiceState((await this.status()).stdout);
+      if (state === undefined || !states.includes(state.name) || waited >= timeoutMs) return state;
+      await this.sleep(POLL_MS);
+    }
   }
 
   private sc(args: readonly string[]): Promise<CommandResult> {

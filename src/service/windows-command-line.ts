@@ -5,6 +5,8 @@
  * (windows/service-host.c, append_quoted).
  */
 export function windowsArg(word: string): string {
+  // Nothing to protect: as it is (what an administrator reads in services.msc stays plain).
+  if (/^[^\s"]+$/.test(word)) return word;
   let quoted = '"';
   let backslashes = 0;
   for (const char of word) {

@@ -9,6 +9,7 @@ import {
   DryRun,
   ElevationRequiredError,
   hostCommand,
+  parseServiceState,
   runServiceAction,
   ScManager,
   type ServicePlan,
@@ -72,6 +73,8 @@ describe('Windows command lines', () => {
     const words = ['C:\\Program Files\\x.exe', 'C:\\dir with space\\', 'say "hi"', 'back\\\\"slash', '', 'plain'];
     expect(parseWindowsCommandLine(windowsCommandLine(words))).toEqual(words);
     expect(windowsArg('C:\\a b\\')).toBe('"C:\\a b\\\\"');
+    expect(windowsArg('--config')).toBe('--config');
+    expect(windowsArg('')).toBe('""');
   });
 
   it('the release: the host beside smtp-oauth-relay.exe, with the configuration and the data folder', () => {
@@ -88,6 +91,24 @@ describe('Windows command lines', () => {
   });
 });
 
+/** A service that follows net start / net stop, as the SCM would; `failWith` makes a start end STOPPED with that exit code. */
+function scmStandIn(initial: string, failWith?: number): DryRun {
+  let state = initial;
+  let pendingLooks = 0;
+  return new DryRun((program, args) => {
+    if (program === 'net.exe') {
+      state = args[0] === 'start' ? 'START_PENDING' : 'STOP_PENDING';
+      pendingLooks = 2;
+      return undefined;
+    }
+    if (program !== 'sc.exe' || args[0] !== 'query') return undefined;
+    if (state.endsWith('_PENDING') && pendingLooks-- === 0) state = state === 'STOP_PENDING' ? 'STOPPED' : failWith === undefined ? 'RUNNING' : 'STOPPED';
+    const codes = state === 'STOPPED' && failWith !== undefined ? `WIN32_EXIT_CODE : 1066 (0x42a)\nSERVICE_EXIT_CODE : ${failWith} (0x4e)\n` : '';
+    return { code: 0, stdout: `SERVICE_NAME: smtp-oauth-relay\n        STATE              : 4  ${state}\n${codes}`, stderr: '' };
+  });
+}
+const noWait = (): Promise<void> => Promise.resolve();
+
 describe('sc.exe manager', () => {
   it('install: registers the host as the virtual account, recovery actions, Event Log source, paths, the folders with their ACL, then starts', async () => {
     const dryRun = new DryRun();
@@ -98,30 +119,28 @@ describe('sc.exe manager', () => {
       'sc.exe create smtp-oauth-relay',
       'sc.exe description smtp-oauth-relay',
       'sc.exe failure smtp-oauth-relay',
-      'sc.exe sidtype smtp-oauth-relay',
       'reg.exe add HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\smtp-oauth-relay',
       'reg.exe add HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\smtp-oauth-relay',
       'reg.exe add HKLM\\SOFTWARE\\smtp-oauth-relay',
       'reg.exe add HKLM\\SOFTWARE\\smtp-oauth-relay',
       `${host} prepare --data-dir`,
       'net.exe start smtp-oauth-relay',
+      'sc.exe query smtp-oauth-relay',
     ]);
     expect(steps[1]!.args).toEqual(['create', 'smtp-oauth-relay', 'binPath=', hostCommand(plan).binPath, 'start=', 'auto', 'obj=', 'NT SERVICE\\smtp-oauth-relay', 'DisplayName=', 'SMTP OAuth relay']);
     expect(steps[3]!.args.slice(2)).toEqual(['reset=', '86400', 'actions=', 'restart/10000/restart/30000/restart/120000']);
-    expect(steps[4]!.args[2]).toBe('unrestricted');
-    expect(steps[5]!.args.slice(2)).toEqual(['/v', 'EventMessageFile', '/t', 'REG_EXPAND_SZ', '/d', host, '/f']);
-    expect(steps[6]!.args.slice(2)).toEqual(['/v', 'TypesSupported', '/t', 'REG_DWORD', '/d', '7', '/f']);
-    expect(steps[7]!.args.slice(2)).toEqual(['/v', 'ConfigFile', '/t', 'REG_SZ', '/d', plan.config, '/f']);
-    expect(steps[9]!.args).toEqual(['prepare', '--data-dir', plan.dataDir]);
+    expect(steps[4]!.args.slice(2)).toEqual(['/v', 'EventMessageFile', '/t', 'REG_EXPAND_SZ', '/d', host, '/f']);
+    expect(steps[5]!.args.slice(2)).toEqual(['/v', 'TypesSupported', '/t', 'REG_DWORD', '/d', '7', '/f']);
+    expect(steps[6]!.args.slice(2)).toEqual(['/v', 'ConfigFile', '/t', 'REG_SZ', '/d', plan.config, '/f']);
+    expect(steps[8]!.args).toEqual(['prepare', '--data-dir', plan.dataDir]);
     expect(dryRun.commandLines().join('\n')).not.toMatch(/password/i);
   });
 
   it('install again: sc config instead of create (a new account or path), same steps after', async () => {
-    const dryRun = new DryRun((program, args) => (program === 'sc.exe' && args[0] === 'query' ? { code: 0, stdout: 'STATE : 1 STOPPED', stderr: '' } : undefined));
-    await new ScManager(dryRun).install({ ...plan, account: 'LocalService' });
+    const dryRun = scmStandIn('STOPPED');
+    await new ScManager(dryRun, noWait).install({ ...plan, account: 'LocalService' });
     const lines = dryRun.commandLines();
     expect(lines[1]).toMatch(/^sc\.exe config smtp-oauth-relay binPath= .* obj= NT AUTHORITY\\LocalService /);
-    expect(lines.some((line) => line.includes('sidtype'))).toBe(false);
     expect(lines.find((line) => line.includes(' prepare '))).toBe(`${host} prepare --data-dir ${plan.dataDir} --account NT AUTHORITY\\LocalService`);
   });
 
@@ -147,22 +166,21 @@ describe('sc.exe manager', () => {
     await expect(new ScManager(dryRun).start()).rejects.toThrow(/^net\.exe start smtp-oauth-relay exited 2: The service name is invalid\.$/);
   });
 
-  it('uninstall, start, stop, restart, status; uninstall leaves the data folder alone', async () => {
-    const running = { code: 0, stdout: 'SERVICE_NAME: smtp-oauth-relay\n        STATE              : 4  RUNNING\n', stderr: '' };
-    const dryRun = new DryRun((program, args) => (program === 'sc.exe' && args[0] === 'query' ? running : undefined));
-    const manager = new ScManager(dryRun);
+
+  it('start and stop wait while the service is pending (Wine\'s net.exe does not); uninstall leaves the data folder alone', async () => {
+    const dryRun = scmStandIn('STOPPED');
+    const manager = new ScManager(dryRun, noWait);
     await manager.start();
+    expect(parseServiceState((await manager.status()).stdout)?.name).toBe('RUNNING');
     await manager.stop();
+    expect(parseServiceState((await manager.status()).stdout)?.name).toBe('STOPPED');
     await manager.restart();
-    expect((await manager.status()).stdout).toContain('RUNNING');
     await manager.uninstall();
+    const query = 'sc.exe query smtp-oauth-relay';
     expect(dryRun.commandLines()).toEqual([
-      'net.exe start smtp-oauth-relay',
-      'net.exe stop smtp-oauth-relay',
-      'sc.exe query smtp-oauth-relay',
-      'net.exe stop smtp-oauth-relay',
-      'net.exe start smtp-oauth-relay',
-      'sc.exe query smtp-oauth-relay',
+      'net.exe start smtp-oauth-relay', query, query, query, query,
+      'net.exe stop smtp-oauth-relay', query, query, query, query,
+      query, 'net.exe start smtp-oauth-relay', query, query, query,
       'net.exe stop smtp-oauth-relay',
       'sc.exe delete smtp-oauth-relay',
       'reg.exe delete HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\smtp-oauth-relay /f',
@@ -171,11 +189,20 @@ describe('sc.exe manager', () => {
     expect(dryRun.steps.some((step) => step.kind !== 'command')).toBe(false);
   });
 
-  it('restart of a stopped service only starts it', async () => {
-    const stopped = { code: 0, stdout: 'STATE              : 1  STOPPED\n', stderr: '' };
-    const dryRun = new DryRun((program, args) => (program === 'sc.exe' && args[0] === 'query' ? stopped : undefined));
-    await new ScManager(dryRun).restart();
-    expect(dryRun.commandLines()).toEqual(['sc.exe query smtp-oauth-relay', 'net.exe start smtp-oauth-relay']);
+  it('restart of a running service stops it first', async () => {
+    const dryRun = scmStandIn('RUNNING');
+    await new ScManager(dryRun, noWait).restart();
+    expect(dryRun.commandLines().filter((line) => line.startsWith('net.exe'))).toEqual(['net.exe stop smtp-oauth-relay', 'net.exe start smtp-oauth-relay']);
+  });
+
+  it('a start that ends STOPPED (78: the configuration) is an error that says where the reason is', async () => {
+    await expect(new ScManager(scmStandIn('STOPPED', 78), noWait).start()).rejects.toThrow(/did not start \(service exit code 78, Windows exit code 1066\).*Event Log/);
+  });
+
+  it('reads sc query', () => {
+    const output = 'SERVICE_NAME: smtp-oauth-relay\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : 1  STOPPED\r\n        WIN32_EXIT_CODE    : 1066  (0x42a)\r\n        SERVICE_EXIT_CODE  : 78  (0x4e)\r\n';
+    expect(parseServiceState(output)).toEqual({ name: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 78 });
+    expect(parseServiceState('[SC] EnumQueryServicesStatus:OpenService FAILED 1060:')).toBeUndefined();
   });
 
   it('`service install --print` on Windows shows the sc.exe commands and changes nothing', async () => {
