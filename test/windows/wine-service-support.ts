@@ -265,3 +265,46 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await new Promise((resolveLater) => setTimeout(resolveLater, 500));
   }
 }
+
+/**
+ * A stand-in for the release's smtp-oauth-relay.exe while there is none: a tiny Windows program
+ * that runs `node.exe dist/cli/main.js` with its own arguments and standard handles, and returns
+ * the relay's exit code, so the host and the MSI are tested with the real relay behind it.
+ */
+export async function relayLauncherStub(out: string, nodeExe: string, script: string): Promise<string> {
+  const source = `${out}.c`;
+  await writeFile(
+    source,
+    `#include <windows.h>
+#include <stdio.h>
+int wmain(void) {
+  const wchar_t *rest = GetCommandLineW();
+  BOOL quoted = FALSE;
+  while (*rest != 0 && (quoted || (*rest != L' ' && *rest != L'\\t'))) { if (*rest == L'"') quoted = !quoted; rest++; }
+  static wchar_t command[32768];
+  _snwprintf(command, 32767, L"\\"%ls\\" \\"%ls\\"%ls", L${JSON.stringify(nodeExe)}, L${JSON.stringify(script)}, rest);
+  STARTUPINFOW startup;
+  ZeroMemory(&startup, sizeof startup);
+  startup.cb = sizeof startup;
+  startup.dwFlags = STARTF_USESTDHANDLES;
+  startup.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+  startup.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+  startup.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+  PROCESS_INFORMATION child;
+  if (!CreateProcessW(NULL, command, NULL, NULL, TRUE, 0, NULL, NULL, &startup, &child)) return 127;
+  WaitForSingleObject(child.hProcess, INFINITE);
+  DWORD code = 1;
+  GetExitCodeProcess(child.hProcess, &code);
+  return (int)code;
+}
+`,
+  );
+  await run('x86_64-w64-mingw32-gcc', ['-O2', '-municode', '-o', out, source]);
+  return out;
+}
+
+/** The MSI from windows/smtp-oauth-relay.wxs (wixl resolves Source paths against its working folder). */
+export async function buildMsi(releaseFolder: string, out: string, version = '0.1.0'): Promise<string> {
+  await run('wixl', ['-a', 'x64', '-D', `Version=${version}`, '-D', 'ReleaseDir=.', '-o', out, join(REPO_ROOT, 'windows/smtp-oauth-relay.wxs')], { cwd: releaseFolder, timeout: 120_000 });
+  return out;
+}
