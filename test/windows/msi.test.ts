@@ -12,13 +12,13 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LegacyClient, messageIdFor, messageIdOf } from '../e2e/fault-fixture.js';
 import { startMockTenant, type MockTenant } from '../mock-tenant/index.js';
-import { RELAY_CLI } from '../support/relay-process.js';
+import { RELAY_CLI, REPO_ROOT } from '../support/relay-process.js';
 import { requireToolUnderCi, type ToolCheck } from '../support/system-tool.js';
 import {
   buildMsi,
@@ -80,6 +80,7 @@ describe.runIf(tools.available)('the MSI under Wine', () => {
       await relayLauncherStub(join(release, 'smtp-oauth-relay.exe'), winPath(await windowsNode()), winPath(RELAY_CLI));
     }
     await serviceHostExe(join(release, 'smtp-oauth-relay-service.exe'));
+    await copyFile(join(REPO_ROOT, 'windows', 'self-check.ps1'), join(release, 'self-check.ps1'));
     msi = await buildMsi(release, join(work, 'smtp-oauth-relay.msi'));
 
     prefix = await WinePrefix.create();
@@ -114,6 +115,7 @@ describe.runIf(tools.available)('the MSI under Wine', () => {
       expect(installed.code).toBe(0);
       expect(existsSync(prefix.linuxPath(`${INSTALL_DIR}\\smtp-oauth-relay.exe`))).toBe(true);
       expect(existsSync(prefix.linuxPath(`${INSTALL_DIR}\\smtp-oauth-relay-service.exe`))).toBe(true);
+      expect(existsSync(prefix.linuxPath(`${INSTALL_DIR}\\self-check.ps1`))).toBe(true);
 
       const registration = (await prefix.wine(['reg', 'query', 'HKLM\\System\\CurrentControlSet\\Services\\smtp-oauth-relay'])).stdout;
       expect(registration).toMatch(/ImagePath\s+REG_\w+\s+"?C:\\Program Files\\smtp-oauth-relay\\smtp-oauth-relay-service\.exe"?/);
@@ -156,7 +158,7 @@ describe.runIf(tools.available)('the MSI under Wine', () => {
       const removed = await prefix.wine(['msiexec', '/x', winPath(msi), '/qn', '/l*v', 'C:\\msi-uninstall.log'], STEP_TIMEOUT);
       expect(removed.code).toBe(0);
       await eventually('the service deleted', async () => (await prefix.wine(['sc', 'query', 'smtp-oauth-relay'])).code !== 0);
-      const leftovers = ['smtp-oauth-relay.exe', 'smtp-oauth-relay-service.exe'].filter((name) => existsSync(prefix.linuxPath(`${INSTALL_DIR}\\${name}`)));
+      const leftovers = ['smtp-oauth-relay.exe', 'smtp-oauth-relay-service.exe', 'self-check.ps1'].filter((name) => existsSync(prefix.linuxPath(`${INSTALL_DIR}\\${name}`)));
       expect(leftovers).toEqual([]);
       expect((await prefix.wine(['reg', 'query', 'HKLM\\SOFTWARE\\smtp-oauth-relay'])).code).not.toBe(0);
       expect((await prefix.wine(['reg', 'query', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\smtp-oauth-relay'])).code).not.toBe(0);
