@@ -7,6 +7,7 @@
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDirectory, PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
+import { restrictSecretFile } from '../core/windows-file-acl.js';
 import { assertKeyLength, assertKeyName, type KeyStore } from './key-store.js';
 
 export class FileKeyStore implements KeyStore {
@@ -40,6 +41,7 @@ export class FileKeyStore implements KeyStore {
     // mkdir leaves an existing folder's mode alone: tighten it in case it was made by hand.
     await chmod(this.dir, PRIVATE_DIR_MODE);
     await writeFileDurable(path, key);
+    await restrictSecretFile(path); // Windows: only SYSTEM, Administrators, the service account
   }
 
   async deleteKey(name: string): Promise<void> {

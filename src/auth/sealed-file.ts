@@ -15,6 +15,7 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import { moveDurable, PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
+import { restrictSecretFile } from '../core/windows-file-acl.js';
 import { KEY_BYTES } from './key-store.js';
 
 const MAGIC = Buffer.from('SOR1', 'ascii');
@@ -128,6 +129,7 @@ export class SealedFile {
     const key = await this.keySource();
     await mkdir(dirname(this.path), { recursive: true, mode: PRIVATE_DIR_MODE });
     await writeFileDurable(this.path, seal(data, key, this.purpose));
+    await restrictSecretFile(this.path); // Windows: only SYSTEM, Administrators, the service account
   }
 
   private async setAside(): Promise<string> {

@@ -28,7 +28,8 @@ program
   .command('serve')
   .description('Run the relay in the foreground (as a service manager would).')
   .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
-  .action((options: { config: string }) => runCommand(() => serve(options.config)));
+  .option('--stop-on-stdin-close', 'stop gracefully when stdin ends (the Windows service host uses it)')
+  .action((options: { config: string; stopOnStdinClose?: boolean }) => runCommand(() => serve(options.config, { stopOnStdinClose: options.stopOnStdinClose === true })));
 
 registerConfigCommands(program);
 registerQueueCommands(program);

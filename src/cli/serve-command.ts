@@ -1,6 +1,11 @@
 /**
  * `serve`: the daemon in the foreground. SIGTERM or SIGINT stops it cleanly (exit 0); a second
  * signal exits at once — safe, because every acknowledged message is already on disk.
+ *
+ * `--stop-on-stdin-close`: the end of stdin is a stop request too. The Windows service host
+ * (windows/service-host.c) uses it: a Windows process without a console cannot be sent CTRL_C,
+ * and TerminateProcess is a hard kill, so the host closes the relay's stdin pipe instead
+ * (docs/windows-service.md).
  */
 import { join } from 'node:path';
 import { loadConfig } from '../core/config-load.js';
@@ -8,7 +13,12 @@ import { createLogger } from '../core/logger.js';
 import { Relay } from '../daemon/relay.js';
 import { packageVersion } from './version.js';
 
-export async function serve(configFile: string): Promise<number> {
+export interface ServeOptions {
+  /** Stop gracefully when stdin ends (the service host closed its pipe). */
+  readonly stopOnStdinClose?: boolean;
+}
+
+export async function serve(configFile: string, options: ServeOptions = {}): Promise<number> {
   const { config, file } = loadConfig(configFile);
   const logger = createLogger({ level: config.log.level, logDir: config.log.file ? join(config.dataDir, 'logs') : undefined });
   logger.info({ config: file, version: packageVersion() }, 'starting');
@@ -37,6 +47,18 @@ export async function serve(configFile: string): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (options.stopOnStdinClose === true) {
+    // Only the end counts: what the host might write is read and dropped. An end after a signal
+    // is the same stop, not a second request.
+    process.stdin.on('end', () => {
+      if (signals > 0) return;
+      signals += 1;
+      logger.info({ reason: 'stdin closed' }, 'stopping');
+      stopRequested();
+    });
+    process.stdin.on('error', (error) => logger.warn({ err: error.message }, 'stdin could not be read; stop the relay another way'));
+    process.stdin.resume();
+  }
 
   const relay = await Relay.start({ config, logger, version: packageVersion(), stopTimeoutMs: config.delivery.stopTimeoutSeconds * 1000, configFile: file });
   await stopAsked;

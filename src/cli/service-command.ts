@@ -1,6 +1,6 @@
 /**
  * `service install|uninstall|start|stop|restart|status [--print]`: the relay as a Windows service
- * (WinSW), a systemd unit or a launchd job. Run it as Administrator / root (a macOS LaunchAgent:
+ * (the native host, registered by sc.exe), a systemd unit or a launchd job. Run it as Administrator / root (a macOS LaunchAgent:
  * as the user). `--print` shows the files and commands and changes nothing.
  */
 import type { Command } from 'commander';
@@ -27,7 +27,7 @@ export function registerServiceCommand(program: Command): void {
     if (action === 'install') {
       command
         .option('-c, --config <file>', 'configuration file (default: the platform folder, see README)', process.env.SMTP_OAUTH_RELAY_CONFIG)
-        .option('--account <name>', 'who runs it: Linux user, Windows account (default NT SERVICE\\smtp-oauth-relay; DOMAIN\\user asks the password), macOS daemon user')
+        .option('--account <name>', 'who runs it: Linux user, Windows account (default NT SERVICE\\smtp-oauth-relay; LocalService or a gMSA DOMAIN\\name$), macOS daemon user')
         .option('--data-dir <dir>', "the relay's data folder (default: the configuration's dataDir)");
     }
     command.action((options: ServiceOptions) =>

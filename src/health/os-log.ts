@@ -5,12 +5,15 @@
  *    SyslogLevelPrefix=yes (the default, systemd.exec(5)) a line starting with the sd-daemon
  *    prefix "<4>" is stored at priority warning, "<3>" at error (sd-daemon(3)). No child
  *    process, no library, and nothing lost if the journal is slow: it is the service's own stream.
- *  - Windows: the Application event log, source "smtp-oauth-relay", through eventcreate.exe
- *    (creates the source on first use; /ID 1..1000, /D at most 255 characters).
- *  - Elsewhere (macOS, a terminal): nothing more; the JSON log line already holds the warning.
+ *  - Windows under the service host (windows/service-host.c, which sets
+ *    SMTP_OAUTH_RELAY_SERVICE_HOST=1): the same "<4>"/"<3>" lines on stderr, which the host reads
+ *    and writes to the Application event log through its registered source "smtp-oauth-relay"
+ *    (ReportEventW; docs/windows-service.md). No eventcreate.exe (missing under Wine, and a child
+ *    that would inherit the environment, secrets named by clientSecretEnv included).
+ *  - Elsewhere (macOS, a terminal, Windows outside the service): nothing more; the JSON log line
+ *    already holds the warning.
  * Texts are the warnings' own sentences: they never hold a token or a secret.
  */
-import { execFile } from 'node:child_process';
 
 export type OsLogLevel = 'warn' | 'error';
 
@@ -19,42 +22,25 @@ export interface OsLog {
   error(text: string): void;
 }
 
-/** Runs a program with its arguments (no shell); injected so the Windows commands are testable anywhere. */
-export type CommandRunner = (program: string, args: readonly string[]) => Promise<void>;
-
+/** The Windows event source the installer registers and the service host reports through. */
 export const EVENT_SOURCE = 'smtp-oauth-relay';
-/** eventcreate accepts /ID 1 to 1000. One id per level, so a filter in Event Viewer can pick them. */
+/** The event ids the service host uses per level (windows/service-messages.mc), so a filter in Event Viewer can pick them. */
 export const EVENT_IDS: Readonly<Record<OsLogLevel, number>> = { warn: 100, error: 101 };
-/** eventcreate refuses a /D longer than 255 characters. */
-export const EVENT_TEXT_MAX = 255;
+/** Set by the Windows service host in the relay's environment. */
+export const SERVICE_HOST_ENV = 'SMTP_OAUTH_RELAY_SERVICE_HOST';
 
 /** sd-daemon(3) priority prefixes: LOG_WARNING is 4, LOG_ERR is 3. */
-const JOURNAL_PREFIX: Readonly<Record<OsLogLevel, string>> = { warn: '<4>', error: '<3>' };
+const PRIORITY_PREFIX: Readonly<Record<OsLogLevel, string>> = { warn: '<4>', error: '<3>' };
 
 export const noOsLog: OsLog = { warn: () => undefined, error: () => undefined };
 
-/** Writes "<4>text" lines to the service's stderr, which journald reads. One line per warning. */
-export class JournalLog implements OsLog {
-  constructor(private readonly stream: { write(text: string): unknown } = process.stderr) {}
-
-  warn(text: string): void {
-    this.write('warn', text);
-  }
-
-  error(text: string): void {
-    this.write('error', text);
-  }
-
-  private write(level: OsLogLevel, text: string): void {
-    // journald splits at newlines: a second line would lose the prefix (and its priority).
-    this.stream.write(`${JOURNAL_PREFIX[level]}${oneLine(text)}\n`);
-  }
-}
-
-/** The Application event log through eventcreate.exe. A failure is reported, never thrown. */
-export class WindowsEventLog implements OsLog {
+/**
+ * Writes "<4>text" lines to stderr, one line per warning: journald (Linux) and the Windows
+ * service host both read the prefix as the level.
+ */
+export class PriorityLineLog implements OsLog {
   constructor(
-    private readonly run: CommandRunner = execFileRunner,
+    private readonly stream: { write(text: string): unknown } = process.stderr,
     private readonly onFailure: (error: Error) => void = () => undefined,
   ) {}
 
@@ -67,40 +53,32 @@ export class WindowsEventLog implements OsLog {
   }
 
   private write(level: OsLogLevel, text: string): void {
-    this.run('eventcreate', eventcreateArgs(level, text)).catch((error: unknown) => this.onFailure(error as Error));
+    // Both readers split at newlines: a second line would lose the prefix (and its level).
+    try {
+      this.stream.write(`${PRIORITY_PREFIX[level]}${oneLine(text)}\n`);
+    } catch (error) {
+      // A warning that cannot be written must not take the relay down; the JSON log has it.
+      this.onFailure(error as Error);
+    }
   }
 }
 
-/** The argv of eventcreate for one warning (without the program name). */
-export function eventcreateArgs(level: OsLogLevel, text: string): string[] {
-  return ['/L', 'APPLICATION', '/SO', EVENT_SOURCE, '/T', level === 'warn' ? 'WARNING' : 'ERROR', '/ID', String(EVENT_IDS[level]), '/D', eventText(text)];
-}
-
-/**
- * One line, no double quotes, at most 255 characters. Node quotes an argument with spaces for
- * CreateProcess, and a '"' inside would end that quoting in eventcreate's parser, so it becomes "'".
- */
-export function eventText(text: string): string {
-  const clean = oneLine(text).replace(/"/g, "'");
-  return clean.length <= EVENT_TEXT_MAX ? clean : `${clean.slice(0, EVENT_TEXT_MAX - 3)}...`;
-}
+/** The name the journal tests and callers know it by. */
+export const JournalLog = PriorityLineLog;
 
 /** Chooses the OS log for where the relay runs. */
-export function createOsLog(options: { platform?: NodeJS.Platform; env?: NodeJS.ProcessEnv; stream?: { write(text: string): unknown }; run?: CommandRunner; onFailure?: (error: Error) => void } = {}): OsLog {
+export function createOsLog(
+  options: { platform?: NodeJS.Platform; env?: NodeJS.ProcessEnv; stream?: { write(text: string): unknown }; onFailure?: (error: Error) => void } = {},
+): OsLog {
   const platform = options.platform ?? process.platform;
   const env = options.env ?? process.env;
-  if (platform === 'win32') return new WindowsEventLog(options.run, options.onFailure);
+  if (platform === 'win32') return env[SERVICE_HOST_ENV] === '1' ? new PriorityLineLog(options.stream, options.onFailure) : noOsLog;
   // systemd sets JOURNAL_STREAM when stderr is connected to the journal, INVOCATION_ID for every
   // unit it runs (systemd.exec(5), "Environment variables in spawned processes").
-  if (platform === 'linux' && (env.JOURNAL_STREAM !== undefined || env.INVOCATION_ID !== undefined)) return new JournalLog(options.stream);
+  if (platform === 'linux' && (env.JOURNAL_STREAM !== undefined || env.INVOCATION_ID !== undefined)) return new PriorityLineLog(options.stream, options.onFailure);
   return noOsLog;
 }
 
 function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
-
-const execFileRunner: CommandRunner = (program, args) =>
-  new Promise((resolve, reject) => {
-    execFile(program, [...args], { windowsHide: true, timeout: 10_000 }, (error) => (error === null ? resolve() : reject(error)));
-  });

@@ -6,7 +6,7 @@ import type { CommandRunner, FileWriter } from './command-runner.js';
 import { LaunchdManager, launchdDefaults } from './launchd-manager.js';
 import type { ServiceManager } from './service-manager.js';
 import { SYSTEMD_DEFAULTS, SystemdManager } from './systemd-manager.js';
-import { WinswManager, windowsDefaults, windowsLayout } from './winsw-manager.js';
+import { ScManager, windowsDefaults, windowsLayout } from './sc-manager.js';
 
 export type ServicePlatform = 'linux' | 'win32' | 'darwin';
 
@@ -34,7 +34,7 @@ export function createServiceManager(target: ServiceTarget, runner: CommandRunne
     case 'linux':
       return new SystemdManager(runner, files);
     case 'win32':
-      return new WinswManager(runner, files, windowsLayout(target.env));
+      return new ScManager(runner);
     case 'darwin':
       return new LaunchdManager(runner, files, launchdLayout(target));
   }

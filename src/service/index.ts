@@ -5,5 +5,6 @@ export { LAUNCHD_LABEL, LaunchdManager, renderLaunchdPlist } from './launchd-man
 export { currentServiceEnvironment, runServiceAction, SERVICE_ACTIONS, servicePlan, type ServiceAction, type ServiceEnvironment, type ServiceOptions } from './run-service-action.js';
 export { SERVICE_NAME, ServiceCommandError, type ServiceManager, type ServicePlan } from './service-manager.js';
 export { renderSystemdUnit, SYSTEMD_DEFAULTS, SystemdManager } from './systemd-manager.js';
-export { renderWinswXml, WinswManager, windowsLayout } from './winsw-manager.js';
-export { VIRTUAL_ACCOUNT } from './windows-account.js';
+export { ElevationRequiredError, EVENT_LOG_KEY, HOST_EXE, hostCommand, parseServiceState, RECOVERY, RELAY_EXE, ScManager, SETTINGS_KEY, windowsLayout, type ServiceState, type ServiceStateName } from './sc-manager.js';
+export { AccountNeedsPasswordError, VIRTUAL_ACCOUNT, windowsAccount } from './windows-account.js';
+export { windowsArg, windowsCommandLine } from './windows-command-line.js';

@@ -1,5 +1,5 @@
 /**
- * One interface for the three service managers (WinSW, systemd, launchd). Each implementation
+ * One interface for the three service managers (Windows SCM through sc.exe, systemd, launchd). Each implementation
  * writes its files and runs its commands through the injected CommandRunner and FileWriter, so
  * `--print` and the tests see exactly what it would do.
  */

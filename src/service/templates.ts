@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export type TemplateName = 'systemd/smtp-oauth-relay.service' | 'windows/smtp-oauth-relay.xml' | 'launchd/com.smtp-oauth-relay.plist';
+export type TemplateName = 'systemd/smtp-oauth-relay.service' | 'launchd/com.smtp-oauth-relay.plist';
 
 export const TEMPLATE_DIR = fileURLToPath(new URL('../../service/', import.meta.url));
 

@@ -7,6 +7,10 @@
  * this one service, no password, its own profile and credential store, and none of
  * LocalSystem's power over the machine (least privilege; "Service Accounts", Microsoft Learn:
  * https://learn.microsoft.com/windows/security/identity-protection/access-control/service-accounts).
+ *
+ * A password never goes on a command line (other processes can read it): accounts without one
+ * (virtual, LocalService, LocalSystem, a group managed service account DOMAIN\name$) are set by
+ * `sc create obj=`; a user account with a password is refused with the way to set it by hand.
  */
 import { SERVICE_NAME } from './service-manager.js';
 
@@ -15,36 +19,31 @@ export const VIRTUAL_ACCOUNT = `NT SERVICE\\${SERVICE_NAME}`;
 export interface WindowsAccount {
   /** As given, for messages. */
   readonly name: string;
-  /** The name icacls grants the folder to. */
-  readonly aclName: string;
-  /** WinSW's <serviceaccount> element, or '' for LocalSystem (WinSW's default). */
-  readonly serviceAccountXml: string;
-  /** A real user's password is asked by WinSW itself (`install /p`), never on argv or in the XML. */
-  readonly needsPassword: boolean;
+  /** What `sc create obj=` takes. */
+  readonly scName: string;
+  /** The virtual account of this service (sc sidtype unrestricted; its SID is computed). */
+  readonly virtual: boolean;
 }
 
-export function windowsAccount(name: string, xmlEscape: (value: string) => string): WindowsAccount {
+export class AccountNeedsPasswordError extends Error {
+  constructor(name: string) {
+    super(
+      `"${name}" needs its password, which this command never puts on a command line. Install with the default account ` +
+        `(${VIRTUAL_ACCOUNT}) or a group managed service account (DOMAIN\\name$), or install, then set the account and its ` +
+        'password in services.msc (smtp-oauth-relay, Log On tab) and restart the service.',
+    );
+    this.name = 'AccountNeedsPasswordError';
+  }
+}
+
+export function windowsAccount(name: string): WindowsAccount {
   const lower = name.toLowerCase();
-  if (lower === 'localsystem' || lower === 'nt authority\\system') {
-    return { name, aclName: 'SYSTEM', serviceAccountXml: '', needsPassword: false };
-  }
-  const parts = splitAccount(name);
-  if (lower === 'localservice' || lower === 'nt authority\\localservice') {
-    return { name, aclName: 'NT AUTHORITY\\LocalService', serviceAccountXml: accountXml('NT AUTHORITY', 'LocalService', xmlEscape), needsPassword: false };
-  }
-  if (parts.domain.toLowerCase() === 'nt service') {
-    return { name, aclName: name, serviceAccountXml: accountXml('NT SERVICE', parts.user, xmlEscape), needsPassword: false };
-  }
-  // A real account: WinSW asks for it on the console; the XML names no one.
-  return { name, aclName: name, serviceAccountXml: '', needsPassword: true };
-}
-
-function splitAccount(name: string): { domain: string; user: string } {
-  const slash = name.indexOf('\\');
-  if (slash < 0) return { domain: '.', user: name };
-  return { domain: name.slice(0, slash), user: name.slice(slash + 1) };
-}
-
-function accountXml(domain: string, user: string, xmlEscape: (value: string) => string): string {
-  return `  <serviceaccount>\n    <domain>${xmlEscape(domain)}</domain>\n    <user>${xmlEscape(user)}</user>\n  </serviceaccount>\n`;
+  if (lower === 'localsystem' || lower === 'nt authority\\system') return { name, scName: 'LocalSystem', virtual: false };
+  if (lower === 'localservice' || lower === 'nt authority\\localservice') return { name, scName: 'NT AUTHORITY\\LocalService', virtual: false };
+  if (lower === 'networkservice' || lower === 'nt authority\\networkservice') return { name, scName: 'NT AUTHORITY\\NetworkService', virtual: false };
+  if (lower === VIRTUAL_ACCOUNT.toLowerCase()) return { name, scName: VIRTUAL_ACCOUNT, virtual: true };
+  if (lower.startsWith('nt service\\')) throw new Error(`"${name}" is the virtual account of another service; this one runs as ${VIRTUAL_ACCOUNT}`);
+  // A gMSA: Windows fetches its password from Active Directory itself.
+  if (name.endsWith('$')) return { name, scName: name, virtual: false };
+  throw new AccountNeedsPasswordError(name);
 }

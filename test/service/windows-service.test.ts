@@ -1,123 +1,220 @@
 /**
- * Windows without Windows: the WinSW definition is well-formed XML with the right paths, account
- * and arguments, and the commands the manager would run are recorded by a DryRun.
+ * Windows without Windows: what the sc.exe manager would run, recorded by a DryRun (the real
+ * commands run under Wine in test/windows/service.test.ts). The binPath the SCM keeps is parsed
+ * back with the Windows command-line rules, so quoting mistakes show here.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { DryRun, renderWinswXml, type ServicePlan, WinswManager, windowsLayout } from '../../src/service/index.js';
+import {
+  AccountNeedsPasswordError,
+  DryRun,
+  ElevationRequiredError,
+  hostCommand,
+  parseServiceState,
+  runServiceAction,
+  ScManager,
+  type ServicePlan,
+  windowsArg,
+  windowsCommandLine,
+  windowsLayout,
+} from '../../src/service/index.js';
 
-const layout = windowsLayout({ ProgramData: 'C:\\ProgramData' }, 'C:\\app\\node_modules\\node-windows\\bin\\winsw\\winsw.exe');
+const releaseDir = 'C:\\Program Files\\smtp-oauth-relay';
 const serviceDir = 'C:\\ProgramData\\smtp-oauth-relay';
+const host = `${releaseDir}\\smtp-oauth-relay-service.exe`;
+/** The release: one executable, process.argv[1] is the exe itself. */
 const plan: ServicePlan = {
-  node: 'C:\\Program Files\\nodejs\\node.exe',
-  cli: 'C:\\Users\\admin\\AppData\\Roaming\\npm\\node_modules\\smtp-oauth-relay\\dist\\cli\\main.js',
+  node: `${releaseDir}\\smtp-oauth-relay.exe`,
+  cli: `${releaseDir}\\smtp-oauth-relay.exe`,
   config: `${serviceDir}\\relay.json`,
   dataDir: `${serviceDir}\\data`,
   account: 'NT SERVICE\\smtp-oauth-relay',
 };
 
-interface WinswXml {
-  service: {
-    id: string;
-    executable: string;
-    arguments: string;
-    startmode: string;
-    onfailure: { '@_action': string; '@_delay': string }[];
-    resetfailure: string;
-    stoptimeout: string;
-    logpath: string;
-    log: { '@_mode': string };
-    env: { '@_name': string; '@_value': string };
-    serviceaccount?: { domain: string; user: string; password?: string };
-  };
+/** CommandLineToArgvW's rules (the reverse of windowsArg), to read a command line back. */
+function parseWindowsCommandLine(line: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inQuotes = false;
+  let started = false;
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i]!;
+    if (char === '\\') {
+      let count = 0;
+      while (line[i] === '\\') (count += 1), (i += 1);
+      if (line[i] === '"') {
+        word += '\\'.repeat(Math.floor(count / 2));
+        if (count % 2 === 1) word += '"';
+        else {
+          inQuotes = !inQuotes;
+        }
+      } else {
+        word += '\\'.repeat(count);
+        i -= 1;
+      }
+      started = true;
+    } else if (char === '"') {
+      inQuotes = !inQuotes;
+      started = true;
+    } else if (char === ' ' && !inQuotes) {
+      if (started) words.push(word);
+      word = '';
+      started = false;
+    } else {
+      word += char;
+      started = true;
+    }
+  }
+  if (started) words.push(word);
+  return words;
 }
 
-function parse(xml: string): WinswXml {
-  expect(XMLValidator.validate(xml)).toBe(true);
-  return new XMLParser({ ignoreAttributes: false, isArray: (name) => name === 'onfailure' }).parse(xml) as WinswXml;
-}
-
-describe('WinSW definition', () => {
-  it('runs node with the CLI and the configuration, restarts with growing delays, logs under ProgramData', () => {
-    const { service } = parse(renderWinswXml(plan, layout));
-    expect(service.id).toBe('smtp-oauth-relay');
-    expect(service.executable).toBe(plan.node);
-    expect(service.arguments).toBe(`"${plan.cli}" serve --config "${plan.config}"`);
-    expect(service.startmode).toBe('Automatic');
-    expect(service.onfailure.map((failure) => failure['@_action'])).toEqual(['restart', 'restart', 'restart', 'restart']);
-    expect(service.onfailure.map((failure) => failure['@_delay'])).toEqual(['10 sec', '30 sec', '2 min', '5 min']);
-    expect(service.resetfailure).toBe('1 hour');
-    expect(service.stoptimeout).toBe('45 sec'); // above the relay's stop bound (15 s deliveries + 10 s DATA grace)
-    expect(service.logpath).toBe(`${serviceDir}\\logs`);
-    expect(service.log['@_mode']).toBe('roll-by-size');
-    expect(service.env).toEqual({ '@_name': 'SMTP_OAUTH_RELAY_CONFIG', '@_value': plan.config });
+describe('Windows command lines', () => {
+  it('quotes every word so that the Windows rules give it back, backslashes and quotes included', () => {
+    const words = ['C:\\Program Files\\x.exe', 'C:\\dir with space\\', 'say "hi"', 'back\\\\"slash', '', 'plain'];
+    expect(parseWindowsCommandLine(windowsCommandLine(words))).toEqual(words);
+    expect(windowsArg('C:\\a b\\')).toBe('"C:\\a b\\\\"');
+    expect(windowsArg('--config')).toBe('--config');
+    expect(windowsArg('')).toBe('""');
   });
 
-  it('runs as the virtual account by default, with no password anywhere', () => {
-    const xml = renderWinswXml(plan, layout);
-    expect(parse(xml).service.serviceaccount).toEqual({ domain: 'NT SERVICE', user: 'smtp-oauth-relay' });
-    expect(xml).not.toMatch(/password/i);
+  it('the release: the host beside smtp-oauth-relay.exe, with the configuration and the data folder', () => {
+    const { host: found, binPath } = hostCommand(plan);
+    expect(found).toBe(host);
+    expect(parseWindowsCommandLine(binPath)).toEqual([host, '--config', plan.config, '--data-dir', plan.dataDir]);
   });
 
-  it('names no account for LocalSystem (WinSW default) and NT AUTHORITY for LocalService', () => {
-    expect(parse(renderWinswXml({ ...plan, account: 'LocalSystem' }, layout)).service.serviceaccount).toBeUndefined();
-    expect(parse(renderWinswXml({ ...plan, account: 'LocalService' }, layout)).service.serviceaccount).toEqual({ domain: 'NT AUTHORITY', user: 'LocalService' });
-  });
-
-  it('escapes paths with XML characters', () => {
-    const odd = { ...plan, config: 'C:\\R&D <mail>\\"relay".json' };
-    expect(parse(renderWinswXml(odd, layout)).service.arguments).toBe(`"${plan.cli}" serve --config "${odd.config}"`);
+  it('a Node install: the host from the package folder, node.exe and the CLI after "--"', () => {
+    const nodePlan = { ...plan, node: 'C:\\Program Files\\nodejs\\node.exe', cli: 'C:\\tools\\smtp-oauth-relay\\dist\\cli\\main.js' };
+    const { host: found, binPath } = hostCommand(nodePlan);
+    expect(found).toBe('C:\\tools\\smtp-oauth-relay\\windows\\smtp-oauth-relay-service.exe');
+    expect(parseWindowsCommandLine(binPath)).toEqual([found, '--config', plan.config, '--data-dir', plan.dataDir, '--', nodePlan.node, nodePlan.cli]);
   });
 });
 
-describe('WinSW manager commands', () => {
-  const wrapper = `${serviceDir}\\smtp-oauth-relay.exe`;
+/** A service that follows net start / net stop, as the SCM would; `failWith` makes a start end STOPPED with that exit code. */
+function scmStandIn(initial: string, failWith?: number): DryRun {
+  let state = initial;
+  let pendingLooks = 0;
+  return new DryRun((program, args) => {
+    if (program === 'net.exe') {
+      state = args[0] === 'start' ? 'START_PENDING' : 'STOP_PENDING';
+      pendingLooks = 2;
+      return undefined;
+    }
+    if (program !== 'sc.exe' || args[0] !== 'query') return undefined;
+    if (state.endsWith('_PENDING') && pendingLooks-- === 0) state = state === 'STOP_PENDING' ? 'STOPPED' : failWith === undefined ? 'RUNNING' : 'STOPPED';
+    const codes = state === 'STOPPED' && failWith !== undefined ? `WIN32_EXIT_CODE : 1066 (0x42a)\nSERVICE_EXIT_CODE : ${failWith} (0x4e)\n` : '';
+    return { code: 0, stdout: `SERVICE_NAME: smtp-oauth-relay\n        STATE              : 4  ${state}\n${codes}`, stderr: '' };
+  });
+}
+const noWait = (): Promise<void> => Promise.resolve();
 
-  it('install: copies WinSW beside its XML, installs, restricts the folder to the account, starts', async () => {
+describe('sc.exe manager', () => {
+  it('install: registers the host as the virtual account, recovery actions, Event Log source, paths, the folders with their ACL, then starts', async () => {
     const dryRun = new DryRun();
-    await new WinswManager(dryRun, dryRun, layout).install(plan);
-    expect(dryRun.steps.filter((step) => step.kind === 'copy')).toEqual([
-      { kind: 'copy', from: layout.winswExe, to: wrapper },
-      { kind: 'copy', from: `${layout.winswExe}.config`, to: `${wrapper}.config` },
+    await new ScManager(dryRun).install(plan);
+    const steps = dryRun.steps.flatMap((step) => (step.kind === 'command' ? [{ program: step.program, args: step.args }] : []));
+    expect(steps.map((step) => [step.program, ...step.args.slice(0, 2)].join(' '))).toEqual([
+      'sc.exe query smtp-oauth-relay',
+      'sc.exe create smtp-oauth-relay',
+      'sc.exe description smtp-oauth-relay',
+      'sc.exe failure smtp-oauth-relay',
+      'reg.exe add HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\smtp-oauth-relay',
+      'reg.exe add HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\smtp-oauth-relay',
+      'reg.exe add HKLM\\SOFTWARE\\smtp-oauth-relay',
+      'reg.exe add HKLM\\SOFTWARE\\smtp-oauth-relay',
+      `${host} prepare --data-dir`,
+      'net.exe start smtp-oauth-relay',
+      'sc.exe query smtp-oauth-relay',
     ]);
-    expect(dryRun.fileAt(`${serviceDir}\\smtp-oauth-relay.xml`)).toContain('<executable>C:\\Program Files\\nodejs\\node.exe</executable>');
-    expect(dryRun.commandLines()).toEqual([
-      `${wrapper} install`,
-      `icacls ${serviceDir} /inheritance:r /grant:r NT SERVICE\\smtp-oauth-relay:(OI)(CI)F Administrators:(OI)(CI)F SYSTEM:(OI)(CI)F`,
-      `${wrapper} start`,
-    ]);
+    expect(steps[1]!.args).toEqual(['create', 'smtp-oauth-relay', 'binPath=', hostCommand(plan).binPath, 'start=', 'auto', 'obj=', 'NT SERVICE\\smtp-oauth-relay', 'DisplayName=', 'SMTP OAuth relay']);
+    expect(steps[3]!.args.slice(2)).toEqual(['reset=', '86400', 'actions=', 'restart/10000/restart/30000/restart/120000']);
+    expect(steps[4]!.args.slice(2)).toEqual(['/v', 'EventMessageFile', '/t', 'REG_EXPAND_SZ', '/d', host, '/f']);
+    expect(steps[5]!.args.slice(2)).toEqual(['/v', 'TypesSupported', '/t', 'REG_DWORD', '/d', '7', '/f']);
+    expect(steps[6]!.args.slice(2)).toEqual(['/v', 'ConfigFile', '/t', 'REG_SZ', '/d', plan.config, '/f']);
+    expect(steps[8]!.args).toEqual(['prepare', '--data-dir', plan.dataDir]);
+    expect(dryRun.commandLines().join('\n')).not.toMatch(/password/i);
   });
 
-  it('install for DOMAIN\\user: WinSW asks the password on the terminal (install /p), never argv or XML', async () => {
+  it('install again: sc config instead of create (a new account or path), same steps after', async () => {
+    const dryRun = scmStandIn('STOPPED');
+    await new ScManager(dryRun, noWait).install({ ...plan, account: 'LocalService' });
+    const lines = dryRun.commandLines();
+    expect(lines[1]).toMatch(/^sc\.exe config smtp-oauth-relay binPath= .* obj= NT AUTHORITY\\LocalService /);
+    expect(lines.find((line) => line.includes(' prepare '))).toBe(`${host} prepare --data-dir ${plan.dataDir} --account NT AUTHORITY\\LocalService`);
+  });
+
+  it('a user account with a password is refused before anything runs; a gMSA (DOMAIN\\name$) is taken', async () => {
     const dryRun = new DryRun();
-    await new WinswManager(dryRun, dryRun, layout).install({ ...plan, account: 'CONTOSO\\svc-relay' });
-    const install = dryRun.steps.find((step) => step.kind === 'command' && step.args[0] === 'install');
-    expect(install).toMatchObject({ program: wrapper, args: ['install', '/p'], interactive: true });
-    expect(dryRun.fileAt(`${serviceDir}\\smtp-oauth-relay.xml`)).not.toContain('serviceaccount');
-    expect(dryRun.commandLines()[1]).toContain('CONTOSO\\svc-relay:(OI)(CI)F');
+    await expect(new ScManager(dryRun).install({ ...plan, account: 'CONTOSO\\svc-relay' })).rejects.toThrow(AccountNeedsPasswordError);
+    expect(dryRun.steps).toEqual([]);
+    await new ScManager(dryRun).install({ ...plan, account: 'CONTOSO\\relay-gmsa$' });
+    expect(dryRun.commandLines()[1]).toContain('obj= CONTOSO\\relay-gmsa$ ');
   });
 
-  it('also restricts a data folder the configuration puts outside ProgramData', async () => {
-    const dryRun = new DryRun();
-    await new WinswManager(dryRun, dryRun, layout).install({ ...plan, dataDir: 'D:\\relay-data' });
-    expect(dryRun.commandLines().filter((line) => line.startsWith('icacls')).map((line) => line.split(' ')[1])).toEqual([serviceDir, 'D:\\relay-data']);
+  it('not elevated: "Access is denied" becomes "run this in an elevated prompt", and nothing after it runs', async () => {
+    const denied = { code: 5, stdout: '[SC] OpenSCManager FAILED 5:\r\n\r\nAccess is denied.\r\n', stderr: '' };
+    const dryRun = new DryRun((program, args) => (program === 'sc.exe' && args[0] === 'create' ? denied : undefined));
+    const failure = new ScManager(dryRun).install(plan);
+    await expect(failure).rejects.toThrow(ElevationRequiredError);
+    await expect(failure).rejects.toThrow(/Access is denied[\s\S]*Run as administrator/);
+    expect(dryRun.commandLines()).toHaveLength(2);
   });
 
-  it('uninstall, start, stop, restart, status', async () => {
-    const dryRun = new DryRun((_program, args) => (args[0] === 'status' ? { code: 0, stdout: 'Started\n', stderr: '' } : undefined));
-    const manager = new WinswManager(dryRun, dryRun, layout);
+  it('another failure keeps its own message', async () => {
+    const dryRun = new DryRun((program) => (program === 'net.exe' ? { code: 2, stdout: '', stderr: 'The service name is invalid.' } : undefined));
+    await expect(new ScManager(dryRun).start()).rejects.toThrow(/^net\.exe start smtp-oauth-relay exited 2: The service name is invalid\.$/);
+  });
+
+
+  it('start and stop wait while the service is pending (Wine\'s net.exe does not); uninstall leaves the data folder alone', async () => {
+    const dryRun = scmStandIn('STOPPED');
+    const manager = new ScManager(dryRun, noWait);
     await manager.start();
+    expect(parseServiceState((await manager.status()).stdout)?.name).toBe('RUNNING');
     await manager.stop();
+    expect(parseServiceState((await manager.status()).stdout)?.name).toBe('STOPPED');
     await manager.restart();
-    expect((await manager.status()).stdout).toBe('Started\n');
     await manager.uninstall();
-    expect(dryRun.commandLines()).toEqual([`${wrapper} start`, `${wrapper} stop`, `${wrapper} restart`, `${wrapper} status`, `${wrapper} stop`, `${wrapper} uninstall`]);
-    expect(dryRun.steps.filter((step) => step.kind === 'remove').map((step) => (step.kind === 'remove' ? step.path : ''))).toEqual([wrapper, `${wrapper}.config`, `${serviceDir}\\smtp-oauth-relay.xml`]);
+    const query = 'sc.exe query smtp-oauth-relay';
+    expect(dryRun.commandLines()).toEqual([
+      'net.exe start smtp-oauth-relay', query, query, query, query,
+      'net.exe stop smtp-oauth-relay', query, query, query, query,
+      query, 'net.exe start smtp-oauth-relay', query, query, query,
+      'net.exe stop smtp-oauth-relay',
+      'sc.exe delete smtp-oauth-relay',
+      'reg.exe delete HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\smtp-oauth-relay /f',
+      'reg.exe delete HKLM\\SOFTWARE\\smtp-oauth-relay /f',
+    ]);
+    expect(dryRun.steps.some((step) => step.kind !== 'command')).toBe(false);
   });
 
-  it('a failing command stops the install with its output', async () => {
-    const dryRun = new DryRun((_program, args) => (args[0] === 'install' ? { code: 1, stdout: '', stderr: 'Access is denied.' } : undefined));
-    await expect(new WinswManager(dryRun, dryRun, layout).install(plan)).rejects.toThrow(/install exited 1: Access is denied/);
-    expect(dryRun.commandLines().some((line) => line.startsWith('icacls'))).toBe(false);
+  it('restart of a running service stops it first', async () => {
+    const dryRun = scmStandIn('RUNNING');
+    await new ScManager(dryRun, noWait).restart();
+    expect(dryRun.commandLines().filter((line) => line.startsWith('net.exe'))).toEqual(['net.exe stop smtp-oauth-relay', 'net.exe start smtp-oauth-relay']);
+  });
+
+  it('a start that ends STOPPED (78: the configuration) is an error that says where the reason is', async () => {
+    await expect(new ScManager(scmStandIn('STOPPED', 78), noWait).start()).rejects.toThrow(/did not start \(service exit code 78, Windows exit code 1066\).*Event Log/);
+  });
+
+  it('reads sc query', () => {
+    const output = 'SERVICE_NAME: smtp-oauth-relay\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : 1  STOPPED\r\n        WIN32_EXIT_CODE    : 1066  (0x42a)\r\n        SERVICE_EXIT_CODE  : 78  (0x4e)\r\n';
+    expect(parseServiceState(output)).toEqual({ name: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 78 });
+    expect(parseServiceState('[SC] EnumQueryServicesStatus:OpenService FAILED 1060:')).toBeUndefined();
+  });
+
+  it('`service install --print` on Windows shows the sc.exe commands and changes nothing', async () => {
+    let printed = '';
+    const code = await runServiceAction(
+      'install',
+      { print: true, config: plan.config, dataDir: plan.dataDir },
+      { target: { platform: 'win32', system: false, env: { ProgramData: 'C:\\ProgramData' } }, node: plan.node, cli: plan.cli, out: (text) => (printed += text) },
+    );
+    expect(code).toBe(0);
+    expect(printed).toContain('# smtp-oauth-relay service install would do this (nothing was changed):');
+    expect(printed).toMatch(/^sc\.exe create smtp-oauth-relay binPath= .*smtp-oauth-relay-service\.exe/m);
+    expect(windowsLayout({ ProgramData: 'D:\\PD' }).serviceDir).toBe('D:\\PD\\smtp-oauth-relay');
   });
 });
