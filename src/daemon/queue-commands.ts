@@ -9,7 +9,8 @@ import type { ControlRequest } from './control-protocol.js';
 
 /** What the daemon's scheduler must do for these commands; absent when no daemon runs. */
 export interface LiveQueue {
-  retryNow(id: string): boolean;
+  /** When the message will really go (later than now while the account is paused or held); undefined when in flight. */
+  retryNow(id: string): { readonly at: string; readonly waitingFor?: string | undefined } | undefined;
   forget(id: string): boolean;
   enqueue(record: QueueRecord): void;
 }

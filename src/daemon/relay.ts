@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { storeClientSecret, type ClosableTokenProvider } from '../auth/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
+import { isHeldState } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
 import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
 import { AlertLedger, AlertMonitor, createOsLog, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
@@ -301,7 +302,7 @@ function createMetrics(config: Config, clock: Clock, late: { scheduler?: Deliver
     accounts: names,
     clock,
     queueSnapshot: async () => {
-      const held = late.scheduler?.snapshot().accounts.filter((account) => account.state === 'held').map((account) => account.account) ?? [];
+      const held = late.scheduler?.snapshot().accounts.filter((account) => isHeldState(account.state)).map((account) => account.account) ?? [];
       return queueDepthRows(await listQueue(config.dataDir, 'queue'), new Set(held), names);
     },
     signInStates: async () => (late.signIn === undefined ? [] : late.signIn.states()),

@@ -160,7 +160,7 @@ describe('UpstreamTransport', () => {
     expect(log.auths.map((a) => a.accessToken)).toEqual(['tok-1', 'tok-2']);
   });
 
-  it("reports Exchange's 535 5.7.3 as a reply the table maps to reauthenticate, and forces a refresh when asked", async () => {
+  it("reports Exchange's 535 5.7.3 as a reply the catalogue holds the account for after one new token, and forces a refresh when asked", async () => {
     acceptedToken = 'never';
     authReply = 'exchange-535';
     const tokens = new CountingTokens();
@@ -169,7 +169,7 @@ describe('UpstreamTransport', () => {
     expect(refused.kind).toBe('failed');
     if (refused.kind !== 'failed') return;
     expect(refused.reply.code).toBe(535);
-    expect(classifyReply(refused.reply)).toMatchObject({ action: 'reauthenticate', refreshTokenFirst: true });
+    expect(classifyReply(refused.reply)).toMatchObject({ action: 'keep', event: 'sign-in-refused', refreshTokenFirst: true });
 
     acceptedToken = 'tok-2';
     const retried = await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'], { forceTokenRefresh: true });
@@ -205,7 +205,8 @@ describe('UpstreamTransport', () => {
     expect(result.reply.code).toBeUndefined();
     expect(result.reply.errorCode).toBe('ETLS');
     expect(result.reply.text).toContain('certificate');
-    expect(classifyReply(result.reply).action).toBe('defer');
+    // Never a bounce: the message stays, the account waits (and is held after a few tries).
+    expect(classifyReply(result.reply)).toMatchObject({ action: 'keep', event: 'tls-failed' });
     expect(log.auths).toEqual([]);
     expect(tokens.requests).toEqual([]);
   });

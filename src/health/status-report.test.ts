@@ -120,8 +120,8 @@ describe('buildStatusReport', () => {
     expect(never.accounts[0]?.state).toBe('sign-in-required');
     expect(never.status).toBe('critical');
 
-    const held = build({ daemon: live([{ account: 'sage', state: 'held', reason: 'SMTP AUTH is disabled (5.7.139)', since: '2026-06-01T11:00:00.000Z' }]), queued: [record('q1', 'sage', 0, 1000)] });
-    expect(held.accounts[0]).toMatchObject({ state: 'sign-in-required', delivery: { state: 'held', reason: 'SMTP AUTH is disabled (5.7.139)' } });
+    const held = build({ daemon: live([{ account: 'sage', state: 'held-for-admin', reason: 'SMTP AUTH is disabled (5.7.139)', since: '2026-06-01T11:00:00.000Z' }]), queued: [record('q1', 'sage', 0, 1000)] });
+    expect(held.accounts[0]).toMatchObject({ state: 'sign-in-required', delivery: { state: 'held-for-admin', reason: 'SMTP AUTH is disabled (5.7.139)' } });
     expect(held.queue.held).toBe(1);
     expect(held.exitCode).toBe(2);
   });

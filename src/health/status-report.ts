@@ -31,6 +31,7 @@
  */
 import { z } from 'zod';
 import type { AccountConfig } from '../core/config.js';
+import { ACCOUNT_STATES, isHeldState, type AccountState } from '../core/delivery-contracts.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { SignInState } from '../core/sign-in-state.js';
 
@@ -61,7 +62,15 @@ const accountReportSchema = z.object({
     .optional()
     .describe('Delegated: the refresh that keeps the 90-day window sliding.'),
   delivery: z
-    .object({ state: z.enum(['active', 'throttled', 'held']), reason: z.string().optional(), since: isoTime.optional() })
+    .object({
+      state: z.enum(ACCOUNT_STATES),
+      reason: z.string().optional(),
+      condition: z.string().optional().describe('The catalogue condition (docs/exchange-replies.md) behind the state.'),
+      since: isoTime.optional(),
+      doing: z.string().optional().describe('What is happening, in one sentence.'),
+      next: z.string().optional().describe('What happens next, and when.'),
+      nextAttemptAt: isoTime.optional(),
+    })
     .optional()
     .describe('What the running daemon does for this account (absent when it is down).'),
   lastDelivery: z.object({ at: isoTime, id: z.string() }).optional(),
@@ -122,11 +131,15 @@ export interface LiveStatus {
   readonly delivery: {
     readonly accounts: ReadonlyArray<{
       readonly account: string;
-      readonly state: 'active' | 'throttled' | 'held';
+      readonly state: AccountState;
       readonly reason?: string | undefined;
+      readonly condition?: string | undefined;
+      readonly doing?: string | undefined;
+      readonly next?: string | undefined;
+      readonly nextAttemptAt?: string | undefined;
       readonly since?: string | undefined;
       readonly lastDelivery?: { readonly at: string; readonly id: string } | undefined;
-      readonly lastError?: { readonly at: string; readonly text: string } | undefined;
+      readonly lastError?: { readonly at: string; readonly text: string; readonly condition?: string | undefined } | undefined;
     }>;
   };
   readonly warnings: readonly string[];
@@ -261,7 +274,7 @@ function reportAccount(account: StatusAccount, input: StatusReportInput, problem
     const failure = state.lastRefreshError;
     const why = failure === undefined ? '' : ` (${failure.aadsts ?? failure.error}: ${failure.message})`;
     found.push({ level: 'critical', account: account.name, text: `${account.name}: sign-in required${why}; its mail is held.`, nextStep: signInStep });
-  } else if (live?.state === 'held') {
+  } else if (live !== undefined && isHeldState(live.state)) {
     found.push({ level: 'critical', account: account.name, text: `${account.name}: delivery is held: ${live.reason ?? 'the relay cannot sign in'}.`, nextStep: heldStep(account, live.reason) });
   }
   const signInRequired = found.length > 0;
@@ -343,7 +356,7 @@ function accountState(signInRequired: boolean, found: readonly StatusProblem[]):
 function reportQueue(input: StatusReportInput, accounts: readonly AccountReport[], problems: StatusProblem[]): StatusReport['queue'] {
   const queued = input.queued ?? [];
   const failed = input.failed ?? [];
-  const heldAccounts = new Set(accounts.filter((a) => a.state === 'sign-in-required' || a.delivery?.state === 'held').map((a) => a.name));
+  const heldAccounts = new Set(accounts.filter((a) => a.state === 'sign-in-required' || (a.delivery !== undefined && isHeldState(a.delivery.state))).map((a) => a.name));
   const deferred = queued.filter((record) => record.attempts > 0);
   const oldest = Math.min(...queued.map((record) => parseTime(record.receivedAt) ?? input.now));
 

@@ -14,7 +14,8 @@ import { EXCHANGE_REPLIES, MOCK_MAILBOX, type ReceivedMessage, type ScriptPhase,
 import type { RelayProcess } from '../support/relay-process.js';
 import { busiestWindow, FaultFixture, LegacyClient, messageIdFor, messageIdOf, sendBatch, SENDER, waitUntil } from './fault-fixture.js';
 
-const HELD = 'account held: nothing is sent until sign-in works again; messages stay queued';
+/** App-only: whatever refuses its credentials, an administrator fixes (src/delivery/account-events.ts). */
+const HELD = 'account held: an administrator must act before anything is sent; messages stay queued';
 const PROBE = 'held account: trying one message to see whether sign-in works again';
 
 const isDsn = (message: ReceivedMessage): boolean => /multipart\/report/i.test(message.raw.toString('latin1'));

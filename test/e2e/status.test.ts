@@ -106,7 +106,7 @@ describe('smtp-oauth-relay status', () => {
 
     const { report, text, code } = await statusOf(relay.configFile);
     expect(code).toBe(2);
-    expect(report.accounts[0]).toMatchObject({ name: 'scan', state: 'sign-in-required', delivery: { state: 'held' } });
+    expect(report.accounts[0]).toMatchObject({ name: 'scan', state: 'sign-in-required', delivery: { state: 'held-for-sign-in' } });
     expect(report.problems[0]).toMatchObject({ level: 'critical' });
     expect(text.split('\n')[0]).toMatch(/^CRITICAL: scan: has never signed in/);
     expect(text).toContain('next step: run `smtp-oauth-relay login --account scan`');
