@@ -8,12 +8,13 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { storeClientSecret, type ClosableTokenProvider } from '../auth/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import { isHeldState } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
-import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
+import { DeliveryScheduler, PacingFile, UpstreamTransport } from '../delivery/index.js';
 import { AlertLedger, AlertMonitor, createOsLog, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
@@ -91,13 +92,22 @@ export class Relay {
       cleanup.push(() => signIn.stop());
 
       const reportingHost = config.listen.name ?? hostname();
+      // The pacing window outlives a restart (src/delivery/pacing.ts).
+      const pacing = new PacingFile(join(config.dataDir, 'delivery', 'pacing.json'));
       const scheduler = new DeliveryScheduler({
         config,
         store: spool,
         clock,
         logger,
         reportingHost,
-        observer: metrics.deliveryObserver(),
+        observer: {
+          ...metrics.deliveryObserver(),
+          // A held account is loud: besides the error line, a warning in the Windows Event Log / journal.
+          accountStateChanged: (change) => {
+            if (isHeldState(change.state)) osLog.warn(`${change.account}: delivery held (${change.state}): ${change.reason ?? change.condition ?? 'see the log'}`);
+          },
+        },
+        pacing: { file: pacing, acceptedBefore: await pacing.load() },
         transportFor: (account: AccountConfig) =>
           new UpstreamTransport({
             upstream: config.upstream,
@@ -219,10 +229,15 @@ export class Relay {
 
   private async handle(request: ControlRequest, emit: (event: ControlEvent) => void, signal: AbortSignal): Promise<unknown> {
     switch (request.command) {
-      case 'login':
-        return this.parts.signIn.login(request.account, request.mode, (prompt) => emit({ event: 'prompt', prompt }), signal);
+      case 'login': {
+        const result = await this.parts.signIn.login(request.account, request.mode, (prompt) => emit({ event: 'prompt', prompt }), signal);
+        // Pooled connections authenticated as whoever was signed in before must not carry on.
+        this.parts.scheduler.reconnect(request.account);
+        return result;
+      }
       case 'logout':
         await this.parts.signIn.logout(request.account);
+        this.parts.scheduler.reconnect(request.account);
         return { account: request.account, signedOut: true };
       case 'ping':
         return { pid: process.pid };

@@ -29,6 +29,11 @@ class CountingTokens implements TokenProvider {
   failWith: Error | undefined;
   private issued = 0;
 
+  /** Another sign-in (logout, then login as someone else): the provider hands out a new token. */
+  signInAgain(): void {
+    this.issued += 1;
+  }
+
   async getToken(options?: { forceRefresh?: boolean }): Promise<AccessToken> {
     this.requests.push({ forceRefresh: options?.forceRefresh === true });
     if (this.failWith !== undefined) throw this.failWith;
@@ -175,6 +180,21 @@ describe('UpstreamTransport', () => {
     const retried = await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'], { forceTokenRefresh: true });
     expect(retried.kind).toBe('sent');
     expect(tokens.requests.at(-1)).toEqual({ forceRefresh: true });
+  });
+
+  it('after a new sign-in the next message goes out with the new token, not over a connection authenticated with the old one', async () => {
+    const tokens = new CountingTokens();
+    const sender = makeTransport(tokens);
+    acceptedToken = 'tok-1';
+    expect((await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'])).kind).toBe('sent');
+    tokens.signInAgain();
+    acceptedToken = 'tok-2';
+    expect((await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'])).kind).toBe('sent');
+    expect(log.auths.map((a) => a.accessToken)).toEqual(['tok-1', 'tok-2']);
+    expect(log.messages).toHaveLength(2);
+    // The same token again: the pooled connection is reused, no new AUTH.
+    expect((await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'])).kind).toBe('sent');
+    expect(log.auths).toHaveLength(2);
   });
 
   it('returns accepted and rejected recipients with their own replies', async () => {
