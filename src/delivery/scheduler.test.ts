@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
+import { MemoryStore } from '../../test/support/memory-delivery-store.js';
 import { configSchema, type Config } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
 import { QUEUE_RECORD_VERSION, type QueueRecord } from '../core/queue-record.js';
-import type { DeliveryStore, EnqueueFields } from './delivery-store.js';
 import type { MessageSender, SendOptions, SendResult } from './message-sender.js';
 import { DeliveryScheduler, type DeliveryObserver } from './scheduler.js';
 
@@ -25,78 +25,6 @@ function makeConfig(overrides: { maxConnections?: number; rate?: { messages: num
     ],
     delivery: { retryDelaysSeconds: [60, 300], maxQueueLifetimeHours: 120, throttleBackoffSeconds: [30, 60], holdRetrySeconds: 300 },
   });
-}
-
-/** The spool as delivery sees it, in memory, with real .eml files for DSN headers. */
-class MemoryStore implements DeliveryStore {
-  readonly records = new Map<string, QueueRecord>();
-  readonly updates: QueueRecord[] = [];
-  readonly removed: string[] = [];
-  readonly failed: QueueRecord[] = [];
-  readonly enqueued: Array<{ raw: Buffer; fields: EnqueueFields; record: QueueRecord }> = [];
-  private next = 0;
-
-  constructor(
-    readonly dir: string,
-    private readonly clock: ManualClock,
-  ) {}
-
-  async add(id: string, recipients: string[], options: { kind?: QueueRecord['kind']; receivedAt?: number; subject?: string } = {}): Promise<QueueRecord> {
-    const at = new Date(options.receivedAt ?? this.clock.now()).toISOString();
-    const record: QueueRecord = {
-      version: QUEUE_RECORD_VERSION,
-      id,
-      kind: options.kind ?? 'message',
-      account: 'sage',
-      receivedAt: at,
-      client: { address: '127.0.0.1' },
-      mailFrom: 'accounts@contoso.com',
-      size: 100,
-      recipients: recipients.map((address) => ({ address, status: 'pending' })),
-      attempts: 0,
-      nextAttemptAt: at,
-    };
-    await writeFile(this.messagePath(id), `From: accounts@contoso.com\r\nSubject: ${options.subject ?? 'Invoice 42'}\r\n\r\nbody\r\n`);
-    this.records.set(id, record);
-    return record;
-  }
-
-  async update(record: QueueRecord): Promise<void> {
-    this.updates.push(structuredClone(record));
-    this.records.set(record.id, structuredClone(record));
-  }
-  async remove(id: string): Promise<void> {
-    this.removed.push(id);
-    this.records.delete(id);
-  }
-  async moveToFailed(record: QueueRecord): Promise<void> {
-    this.failed.push(structuredClone(record));
-    this.records.delete(record.id);
-  }
-  messagePath(id: string): string {
-    return join(this.dir, `${id}.eml`);
-  }
-  async enqueueBuffer(raw: Buffer, fields: EnqueueFields): Promise<QueueRecord> {
-    const id = `dsn${(this.next += 1)}`;
-    await writeFile(this.messagePath(id), raw);
-    const at = new Date(this.clock.now()).toISOString();
-    const record: QueueRecord = {
-      version: QUEUE_RECORD_VERSION,
-      id,
-      kind: fields.kind,
-      account: fields.account,
-      receivedAt: at,
-      client: { ...fields.client },
-      mailFrom: fields.mailFrom,
-      size: raw.length,
-      recipients: fields.recipients.map((address) => ({ address, status: 'pending' })),
-      attempts: 0,
-      nextAttemptAt: at,
-    };
-    this.enqueued.push({ raw, fields, record });
-    this.records.set(id, record);
-    return record;
-  }
 }
 
 interface Call {
@@ -243,6 +171,30 @@ describe('DeliveryScheduler', () => {
     expect(sender.calls.map((c) => c.id)).toEqual(['m1', dsn.record.id]);
     expect(store.failed.map((r) => r.id)).toEqual(['m1', dsn.record.id]);
     expect(store.enqueued).toHaveLength(1);
+  });
+
+  it.each([
+    ['at DATA, under 5.2.252', { code: 554, text: '554 5.2.252 SendAsDeniedException.Mapi.ExRpcException', errorCode: 'EMESSAGE' }],
+    ['at DATA, as STOREDRV', { code: 554, text: '554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message.', errorCode: 'EMESSAGE' }],
+    ['at MAIL FROM, as 5.7.60', { code: 550, text: '550 5.7.60 SMTP; Client does not have permissions to send as this sender', errorCode: 'EENVELOPE' }],
+  ])('SendAsDenied %s fails the message once with one DSN, and the account goes on at once', async (_shape, reply) => {
+    const sender = new ScriptedSender((call) => (call.id === 'denied' ? { kind: 'failed', reply } : accept(call)));
+    const s = startScheduler(sender, makeConfig({ maxConnections: 1 }));
+    const denied = await store.add('denied', ['a@fabrikam.com']);
+    const good = await Promise.all([1, 2, 3, 4, 5].map((n) => store.add(`good${n}`, ['b@fabrikam.com'], { receivedAt: clock.now() + n })));
+    s.start([denied, ...good]);
+    for (let step = 0; step < 5; step += 1) {
+      await clock.advance(10);
+      await s.idle();
+    }
+    // Tried once, failed once, one DSN; the five behind it went without waiting (no pause).
+    expect(sender.calls.filter((c) => c.id === 'denied')).toHaveLength(1);
+    expect(store.failed.map((r) => r.id)).toEqual(['denied']);
+    expect(store.failed[0]?.recipients[0]?.lastReply).toMatchObject({ condition: 'send-as-denied', code: reply.code });
+    expect(store.enqueued.filter((e) => e.fields.kind === 'dsn')).toHaveLength(1);
+    expect(store.removed).toEqual(expect.arrayContaining(['good1', 'good2', 'good3', 'good4', 'good5']));
+    expect(sender.calls.map((c) => c.id).slice(0, 6)).toEqual(['denied', 'good1', 'good2', 'good3', 'good4', 'good5']);
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'active', lastError: { condition: 'send-as-denied', id: 'denied' } });
   });
 
   it('never bounces an administrator notice that fails either', async () => {
