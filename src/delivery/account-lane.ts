@@ -62,8 +62,8 @@ export function earliestAttempt(lane: Lane): number | undefined {
 
 export function describeLane(lane: Lane, now: number): AccountSnapshot {
   const machine = lane.machine;
-  // A pause that has run out but not yet been acted on reads as what it is about to be.
-  const lapsed = (machine.state === 'throttled' || machine.state.startsWith('waiting-')) && now >= machine.wakeAt;
+  // A throttling pause that has run out but not yet been acted on reads as what it is about to be.
+  const lapsed = machine.state === 'throttled' && now >= machine.wakeAt;
   const shown: AccountMachine = lapsed ? { ...machine, state: 'active', reason: undefined, condition: undefined } : machine;
   const earliest = earliestAttempt(lane);
   // A held account tries its oldest message at the probe time, due or not.

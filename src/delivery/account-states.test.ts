@@ -73,7 +73,7 @@ const EXPECTED: Record<AccountState, Record<AccountEvent, [AccountState, number 
     'identity-provider-unreachable': ['waiting-for-identity-provider', 60],
     'upstream-unreachable': ['waiting-for-upstream', 45],
     'tls-failed': ['waiting-for-upstream', 45],
-    'pause-ended': ['active', 0],
+    'pause-ended': ['waiting-for-identity-provider', null],
     released: ['active', 0],
   },
   'waiting-for-upstream': {
@@ -85,7 +85,7 @@ const EXPECTED: Record<AccountState, Record<AccountEvent, [AccountState, number 
     'identity-provider-unreachable': ['waiting-for-identity-provider', 60],
     'upstream-unreachable': ['waiting-for-upstream', 45],
     'tls-failed': ['waiting-for-upstream', 45],
-    'pause-ended': ['active', 0],
+    'pause-ended': ['waiting-for-upstream', null],
     released: ['active', 0],
   },
 };

@@ -86,9 +86,10 @@ export const TRANSITIONS: Readonly<Record<AccountState, Readonly<Record<AccountE
   throttled: { ...MOVING, answered: SAME },
   'held-for-sign-in': HELD,
   'held-for-admin': HELD,
-  // The identity provider answered (a token came, AUTH went through): it is reachable again.
-  'waiting-for-identity-provider': { ...MOVING, answered: ACTIVE },
-  'waiting-for-upstream': { ...MOVING, answered: ACTIVE },
+  // Once the pause ends, sending resumes, but the state (and its "since") lasts until the far end
+  // answers: an outage is measured from its first failure (status warns after a few minutes).
+  'waiting-for-identity-provider': { ...MOVING, answered: ACTIVE, 'pause-ended': SAME },
+  'waiting-for-upstream': { ...MOVING, answered: ACTIVE, 'pause-ended': SAME },
 };
 
 /** What status says of each state; {wakeAt} and {reason} are filled in. */

@@ -177,7 +177,7 @@ export class DeliveryScheduler {
   private pump(lane: Lane): void {
     if (this.stopping) return;
     const now = this.clock.now();
-    if (!isHeld(lane.machine.state) && lane.machine.state !== 'active' && now >= lane.machine.wakeAt) this.event(lane.account.name, 'pause-ended', {}, false);
+    if (lane.machine.state === 'throttled' && now >= lane.machine.wakeAt) this.event(lane.account.name, 'pause-ended', {}, false);
     if (isPaused(lane.machine, now)) {
       if (isHeld(lane.machine.state) || lane.waiting.size > 0) this.wakeAt(lane, lane.machine.wakeAt);
       return;
