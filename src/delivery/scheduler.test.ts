@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { MemoryStore } from '../../test/support/memory-delivery-store.js';
 import { configSchema, type Config } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
-import { QUEUE_RECORD_VERSION, type QueueRecord } from '../core/queue-record.js';
+import type { QueueRecord } from '../core/queue-record.js';
 import type { MessageSender, SendOptions, SendResult } from './message-sender.js';
 import { DeliveryScheduler, type DeliveryObserver } from './scheduler.js';
 

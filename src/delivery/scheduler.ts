@@ -10,19 +10,18 @@
  */
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { conditionById } from '../core/conditions/index.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { DeliveryObserver, DeliverySnapshot } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
-import { pendingRecipients, type QueueRecord } from '../core/queue-record.js';
+import type { QueueRecord } from '../core/queue-record.js';
 import { applyEvent, identityCondition, type EventDetail } from './account-events.js';
 import { describeLane, earliestAttempt, newLane, oldest, oldestDue, type Lane } from './account-lane.js';
 import { isHeld, isPaused, type AccountEvent } from './account-states.js';
 import type { DeliveryStore } from './delivery-store.js';
 import type { MessageSender } from './message-sender.js';
-import { MessageOutcomes, type Current } from './message-outcomes.js';
+import { AttemptRunner } from './attempt-runner.js';
+import { MessageOutcomes } from './message-outcomes.js';
 import type { PacingFile } from './pacing.js';
-import { decideOutcome, type Outcome } from './recipient-outcome.js';
 import { pauseIntervals, type PauseIntervals } from './retry-schedule.js';
 
 export type { AccountSnapshot, AccountState, DeliveryObserver, DeliverySnapshot } from '../core/delivery-contracts.js';
@@ -54,6 +53,7 @@ export class DeliveryScheduler {
   private readonly logger: Logger;
   private readonly intervals: PauseIntervals;
   private readonly outcomes: MessageOutcomes;
+  private readonly attempts: AttemptRunner;
   private readonly lanes = new Map<string, Lane>();
   private stopping = false;
 
@@ -62,6 +62,15 @@ export class DeliveryScheduler {
     this.logger = options.logger;
     this.intervals = pauseIntervals(options.config.delivery);
     this.outcomes = new MessageOutcomes({ ...options, clock: this.clock, enqueue: (record) => this.enqueue(record) });
+    this.attempts = new AttemptRunner({
+      clock: this.clock,
+      logger: this.logger,
+      intervals: this.intervals,
+      outcomes: this.outcomes,
+      transportFor: options.transportFor,
+      event: (lane, event, detail) => this.event(lane.account.name, event, detail, false),
+      keep: (lane, record) => this.keep(lane, record),
+    });
     const now = this.clock.now();
     for (const account of options.config.accounts) {
       this.lanes.set(account.name, newLane(account, now, options.pacing?.acceptedBefore[account.name] ?? []));
@@ -233,7 +242,7 @@ export class DeliveryScheduler {
   private dispatch(lane: Lane, record: QueueRecord, forceTokenRefresh: boolean): void {
     lane.waiting.delete(record.id);
     lane.pacer.reserve();
-    const work = this.attempt(lane, record, forceTokenRefresh)
+    const work = this.attempts.run(lane, record, forceTokenRefresh)
       .then((acceptedAt) => {
         lane.pacer.release(acceptedAt);
         if (acceptedAt !== undefined) this.savePacing();
@@ -243,79 +252,6 @@ export class DeliveryScheduler {
         this.pump(lane);
       });
     lane.inFlight.set(record.id, work);
-  }
-
-  // --- one attempt and its outcome ---------------------------------------------------------
-
-  /** Resolves to the time the upstream accepted the message, if it did. */
-  private async attempt(lane: Lane, record: QueueRecord, forceTokenRefresh: boolean): Promise<number | undefined> {
-    const current: Current = { record };
-    try {
-      return await this.tryRecord(lane, current, forceTokenRefresh);
-    } catch (error) {
-      const now = this.clock.now();
-      const text = error instanceof Error ? error.message : String(error);
-      this.logger.error({ id: record.id, account: lane.account.name, err: text }, 'delivery step failed; will try again');
-      lane.lastError = { at: now, id: record.id, text, condition: 'local-error' };
-      this.keep(lane, { ...current.record, nextAttemptAt: new Date(now + this.intervals.localErrorRetrySeconds * 1000).toISOString() });
-      return undefined;
-    }
-  }
-
-  private async tryRecord(lane: Lane, current: Current, forceTokenRefresh: boolean): Promise<number | undefined> {
-    const recipients = pendingRecipients(current.record);
-    if (recipients.length === 0) {
-      await this.outcomes.finish(lane.account, current);
-      return undefined;
-    }
-    const sender = (lane.sender ??= this.options.transportFor(lane.account));
-    const result = await sender.send(current.record, recipients, forceTokenRefresh ? { forceTokenRefresh: true } : {});
-    if (result.kind === 'sign-in-required' || result.kind === 'token-unavailable') {
-      const condition = identityCondition(result.reason, result.kind === 'sign-in-required');
-      this.event(lane.account.name, condition.event as AccountEvent, { condition, reply: { text: result.reason }, id: current.record.id }, false);
-      this.keep(lane, current.record);
-      return undefined;
-    }
-    const now = this.clock.now();
-    const outcome = decideOutcome({ record: current.record, recipients, result, forcedTokenRefresh: forceTokenRefresh, now: new Date(now).toISOString() });
-    if (outcome.step.kind === 'retry-with-new-token') {
-      this.logger.warn({ id: current.record.id, account: lane.account.name, condition: outcome.verdict?.rule }, 'token refused; retrying once with a new token');
-      return this.tryRecord(lane, current, true);
-    }
-    if (outcome.changed) await this.outcomes.persist(current, outcome.record);
-    this.report(lane, current.record, outcome, now);
-    for (const note of outcome.events) this.event(lane.account.name, note.event, { condition: note.verdict?.condition, reply: note.reply, id: current.record.id }, false);
-    await this.finishStep(lane, current, outcome);
-    return outcome.delivered.length > 0 ? now : undefined;
-  }
-
-  private async finishStep(lane: Lane, current: Current, outcome: Outcome): Promise<void> {
-    const step = outcome.step;
-    if (step.kind === 'keep') return this.keep(lane, current.record);
-    if (step.kind === 'defer') {
-      const kept = await this.outcomes.defer(lane.account, current, step.reply, step.verdict);
-      lane.lastError = { at: this.clock.now(), id: current.record.id, text: step.reply.text, condition: step.verdict.rule, errorCode: step.reply.errorCode };
-      if (kept !== undefined) this.keep(lane, kept);
-      return;
-    }
-    if (step.kind !== 'finish') return;
-    const failed = await this.outcomes.finish(lane.account, current);
-    if (failed !== undefined) lane.lastError = { at: this.clock.now(), id: current.record.id, text: failed.text, condition: conditionById(failed.condition)?.id ?? 'unknown', errorCode: failed.errorCode };
-  }
-
-  private report(lane: Lane, record: QueueRecord, outcome: Outcome, now: number): void {
-    const base = { id: record.id, account: lane.account.name };
-    if (outcome.delivered.length > 0) {
-      lane.lastDelivery = { at: now, id: record.id, response: outcome.response };
-      this.logger.info({ ...base, rcpt: outcome.delivered, response: outcome.response }, 'message delivered');
-    }
-    for (const { address, reply, verdict } of outcome.refusals) {
-      const fails = verdict.action === 'fail';
-      this.logger[fails ? 'error' : 'warn']({ ...base, rcpt: address, reply: reply.text, condition: verdict.rule, meaning: verdict.meaning }, fails ? 'recipient refused permanently' : 'recipient deferred');
-    }
-    if (outcome.verdict?.action === 'fail') {
-      this.logger.error({ ...base, reply: outcome.verdict.condition.id, meaning: outcome.verdict.meaning }, 'message refused permanently');
-    }
   }
 
   private event(account: string, event: AccountEvent, detail: EventDetail, pump = true): void {
