@@ -2,12 +2,13 @@
  * `doctor`: the checks a support engineer would run, each a PASS, WARN or FAIL with a one-line
  * finding and, on failure, the administrator's next step from src/health/fixes.ts.
  *
- * Order: config, ports, key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders.
+ * Order: config, ports, key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders;
+ * last the queue (doctor-queue.ts): a held account fails the run.
  * The upstream's TLS is one check for all accounts (they share upstream.host).
  *
  * When a daemon runs: app-only accounts are checked live (a client-credentials token is
  * stateless, getting one changes nothing). Delegated accounts are NOT refreshed here: a refresh
- * rotates the refresh token (M365.md "they replace themselves on every use"), and the running
+ * rotates the refresh token (https://learn.microsoft.com/entra/identity-platform/refresh-tokens: "they replace themselves on every use"), and the running
  * daemon still holds the old one in memory, so a doctor run could break the sign-in it checks.
  * Their token check reads the state the daemon recorded, and `send-test` proves AUTH end to end.
  */
@@ -22,6 +23,7 @@ import {
 } from '../auth/index.js';
 import { systemClock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
+import type { AccountSnapshot } from '../core/delivery-contracts.js';
 import { loadConfig } from '../core/config-load.js';
 import { ConfigError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
@@ -31,6 +33,7 @@ import { upstreamTlsOptions } from '../delivery/index.js';
 import { findFix, problemOf, type FixContext } from '../health/fixes.js';
 import { pingControl, requestControl } from './control-client.js';
 import { controlEndpoint } from './control-endpoint.js';
+import { checkQueue } from './doctor-queue.js';
 import { buildTokenProvider, needsKeyStore, openConfiguredKeyStore } from './sign-in.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
@@ -88,6 +91,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   for (const account of accounts) {
     await checkAccount(config, account, { daemon, keyStore, upstreamOk, env: options.env ?? process.env }, record);
   }
+  for (const result of await checkQueue(config, accounts, daemon?.delivery)) record(result);
   return report();
 }
 
@@ -95,6 +99,8 @@ type Record = (result: CheckResult) => void;
 
 interface Daemon {
   readonly pid: number | undefined;
+  /** The running scheduler's view of each account (absent from an older daemon). */
+  readonly delivery?: readonly AccountSnapshot[] | undefined;
 }
 
 function checkConfig(file: string, record: Record): Config | undefined {
@@ -113,8 +119,9 @@ async function runningDaemon(config: Config): Promise<Daemon | undefined> {
   const endpoint = controlEndpoint(config.dataDir);
   if (!(await pingControl(endpoint))) return undefined;
   const response = await requestControl(endpoint, { command: 'status' }, { timeoutMs: 5_000 }).catch(() => undefined);
-  const pid = response?.ok === true ? (response.result as { pid?: unknown } | null)?.pid : undefined;
-  return { pid: typeof pid === 'number' ? pid : undefined };
+  const result = response?.ok === true ? (response.result as { pid?: unknown; delivery?: { accounts?: AccountSnapshot[] } } | null) : undefined;
+  const pid = result?.pid;
+  return { pid: typeof pid === 'number' ? pid : undefined, delivery: result?.delivery?.accounts };
 }
 
 /** RFC 5321 gives no port to a submission relay; what matters is that nobody else holds ours. */

@@ -250,7 +250,7 @@ export class Relay {
       case 'secret.set':
         return this.storeSecret(request.account, request.secret);
       default:
-        return new QueueCommands(this.options.config.dataDir, this.parts.scheduler, this.options.clock ?? systemClock).handle(request);
+        return new QueueCommands(this.options.config.dataDir, this.parts.scheduler, this.options.clock ?? systemClock, this.options.logger).handle(request);
     }
   }
 

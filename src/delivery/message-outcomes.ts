@@ -69,7 +69,7 @@ export class MessageOutcomes {
       };
       await this.persist(current, record);
       logger.error({ id: record.id, account: account.name, attempts, reply: reply.text }, 'message expired in the queue (4.4.7)');
-      await this.finish(account, current);
+      await this.finish(account, current, false);
       return undefined;
     }
     current.record = { ...current.record, attempts, nextAttemptAt: new Date(this.schedule.nextAttempt({ attempts }, now)).toISOString(), lastReply };
@@ -83,16 +83,22 @@ export class MessageOutcomes {
   }
 
   /** No recipient pending: remove when all were delivered, else failed/ plus one DSN. Returns the failed reply, if any. */
-  async finish(account: AccountConfig, current: Current): Promise<RecordedReply | undefined> {
+  async finish(account: AccountConfig, current: Current, countsAttempt = true): Promise<RecordedReply | undefined> {
     const { store, observer, logger, clock } = this.options;
-    const record = current.record;
-    const failed = record.recipients.filter((state) => state.status === 'failed');
+    const failed = current.record.recipients.filter((state) => state.status === 'failed');
     if (failed.length === 0) {
-      await store.remove(record.id);
+      await store.remove(current.record.id);
       this.counts.delivered += 1;
-      observer?.delivered(record, clock.now());
+      observer?.delivered(current.record, clock.now());
       return undefined;
     }
+    // The failed view shows how often it was tried (the refusing attempt counts) and its last reply.
+    const record: QueueRecord = {
+      ...current.record,
+      attempts: current.record.attempts + (countsAttempt ? 1 : 0),
+      lastReply: countsAttempt ? (failed[0]?.lastReply ?? current.record.lastReply) : current.record.lastReply,
+    };
+    current.record = record;
     if (record.kind !== 'message') {
       // RFC 3464 section 2 / RFC 5321 6.1: never bounce what the relay generated (a DSN, a notice),
       // or two relays could loop forever.
