@@ -14,6 +14,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import { isHeldState } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
+import { SignInRequiredError } from '../core/token.js';
 import { DeliveryScheduler, PacingFile, UpstreamTransport } from '../delivery/index.js';
 import { AlertLedger, AlertMonitor, createOsLog, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
@@ -138,6 +139,16 @@ export class Relay {
         // "At once on sign-in required" (and a new login clears what was due).
         alert: () => void monitor.checkNow(),
       });
+      // An app-only account without a usable client secret is held (status CRITICAL) from the
+      // start, not only once its first message fails.
+      for (const account of config.accounts) {
+        if (account.auth.method !== 'client-credentials') continue;
+        tokenFor(tokens, account.name)
+          .getToken()
+          .catch((error: unknown) => {
+            if (error instanceof SignInRequiredError) scheduler.hold(account.name, error.message);
+          });
+      }
 
       const inbound = await startInbound({
         listen: config.listen,

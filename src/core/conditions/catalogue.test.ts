@@ -52,6 +52,7 @@ const CASES: ReadonlyArray<{ observation: Observation; id: string; action: strin
   // Entra, as the token providers see it.
   { observation: identity('AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID', true), id: 'client-secret-invalid', action: 'keep', event: 'admin-action-required' },
   { observation: identity('AADSTS7000222: The provided client secret keys for app are expired.', true), id: 'client-secret-invalid', action: 'keep', event: 'admin-action-required' },
+  { observation: identity('Account "sage": no client secret is configured or stored; store one with `smtp-oauth-relay secret set --account sage` (the secret is read from stdin).', true), id: 'client-secret-invalid', action: 'keep', event: 'admin-action-required' },
   { observation: identity('AADSTS65001: The user or administrator has not consented to use the application', true), id: 'consent-missing', action: 'keep', event: 'admin-action-required' },
   { observation: identity('AADSTS90002: Tenant contoso.example not found.', true), id: 'unknown-app-or-tenant', action: 'keep', event: 'admin-action-required' },
   { observation: identity('AADSTS53003: Access has been blocked by Conditional Access policies.', true), id: 'account-blocked', action: 'keep', event: 'admin-action-required' },

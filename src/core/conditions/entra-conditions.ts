@@ -28,7 +28,7 @@ export const ENTRA_CONDITIONS: readonly Condition[] = [
     when: {
       any: [
         { aadsts: ['AADSTS7000215', 'AADSTS7000222', 'AADSTS7000218'] },
-        { text: /auth\.clientSecretEnv\) is not set|no client secret is stored/i },
+        { text: /auth\.clientSecretEnv\) is not set|no client secret is (?:configured or )?stored|stored client secret could not be decrypted/i },
       ],
     },
     action: 'keep',
