@@ -272,7 +272,7 @@ async function checkAuth(config: Config, account: AccountConfig, token: AccessTo
   }
 }
 
-/** Exchange lets a user send as itself; any other From needs Send As (5.7.60, M365.md). */
+/** Exchange lets a user send as itself; any other From needs Send As (5.7.60, docs/exchange-replies.md). */
 function checkSenders(account: AccountConfig, state: SignInState | undefined, record: Record): void {
   const others = account.sendAs.filter((address) => address.toLowerCase() !== account.mailbox.toLowerCase());
   const sendAsNote = others.length === 0 ? '' : `; ${others.join(', ')} need${others.length === 1 ? 's' : ''} Send As for ${account.mailbox} (else 5.7.60): send-test --from proves it`;

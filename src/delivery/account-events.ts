@@ -41,7 +41,7 @@ export function applyEvent(lane: Lane, event: AccountEvent, detail: EventDetail,
     lane.lastError = { at: context.now, id: detail.id, text, condition: condition.id, errorCode: reply?.errorCode };
   }
   const before = lane.machine;
-  lane.machine = transition(before, effective, { now: context.now, intervals: context.intervals, reason, condition: condition?.id, pauseSeconds: condition?.pauseSeconds });
+  lane.machine = transition(before, effective, { now: context.now, intervals: context.intervals, reason, condition: condition?.id, pauseSeconds: reply?.retryAfterSeconds ?? condition?.pauseSeconds });
   const after = lane.machine;
   if (after.state === before.state) return;
   const fields = { account: lane.account.name, mailbox: lane.account.mailbox, previous: before.state, state: after.state, condition: after.condition, reason: after.reason, wakeAt: after.wakeAt === 0 ? undefined : new Date(after.wakeAt).toISOString() };

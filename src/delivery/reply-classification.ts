@@ -18,6 +18,9 @@ export interface UpstreamOutcome {
   readonly errorCode?: string | undefined;
   /** Further codes (Node's original code kept by nodemailer, e.g. DEPTH_ZERO_SELF_SIGNED_CERT). */
   readonly errorCodes?: readonly string[] | undefined;
+  readonly origin?: 'smtp' | 'graph' | undefined;
+  readonly httpStatus?: number | undefined;
+  readonly graphCode?: string | undefined;
 }
 
 export type DeliveryAction = ConditionAction;
@@ -36,7 +39,9 @@ export interface Classification {
 
 export function classifyReply(outcome: UpstreamOutcome): Classification {
   const errorCodes = [...(outcome.errorCode === undefined ? [] : [outcome.errorCode]), ...(outcome.errorCodes ?? [])];
-  return verdictOf(classify({ origin: 'smtp', code: outcome.code, text: outcome.text, errorCodes }));
+  return verdictOf(
+    classify({ origin: outcome.origin ?? 'smtp', code: outcome.code, text: outcome.text, errorCodes, httpStatus: outcome.httpStatus, graphCode: outcome.graphCode }),
+  );
 }
 
 export function verdictOf(condition: Condition): Classification {

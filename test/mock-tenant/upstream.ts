@@ -4,7 +4,7 @@
  * STARTTLS, bearer tokens verified against the identity provider's keys, Exchange's per-mailbox
  * limits (3 concurrent connections, optional message rate), and replies that a test can script.
  *
- * Limits and reply texts: /work/shared/M365.md, "Exchange Online limits and replies".
+ * Limits and reply texts: docs/exchange-replies.md (each with its Microsoft Learn source).
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
