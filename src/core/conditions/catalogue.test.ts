@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { classify, conditionById, CONDITIONS, enhancedCodeOf } from './catalogue.js';
 import type { Observation } from './types.js';
@@ -88,6 +89,11 @@ describe('the catalogue of conditions', () => {
       expect(condition.source).toMatch(/https:\/\/|RFC \d+|The relay itself|Conservative default/);
       expect(condition.source).not.toMatch(/M365\.md|DESIGN\.md|\/work\//);
     }
+  });
+
+  it('is listed whole in docs/exchange-replies.md', () => {
+    const doc = readFileSync(new URL('../../../docs/exchange-replies.md', import.meta.url), 'utf8');
+    expect(CONDITIONS.map((c) => c.id).filter((id) => !doc.includes(`| \`${id}\` |`))).toEqual([]);
   });
 
   it('keeps the daily quota pause and the token refresh of 5.7.3 as data', () => {
