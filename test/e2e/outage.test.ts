@@ -71,6 +71,31 @@ describe('upstream outages and refusals', () => {
     expect(await fixture.queueList(relay, true)).toEqual([]);
   });
 
+  it('(1b) identity provider down: status says Entra cannot be reached (never throttling), a WARNING within the configured minutes; all goes once it is back', async () => {
+    fixture = await FaultFixture.create();
+    const { upstream, identity } = fixture.tenant;
+    await identity.down();
+    const relay = await fixture.startRelay({ delivery: { upstreamOutageWarningMinutes: 0.05 } });
+    const tags = tagsFor('idp-down', 2);
+    const ids = [...(await sendBatch(relay.port, tags, 1)).values()];
+    await relay.waitForLog((line) => line.state === 'waiting-for-identity-provider' && line.condition === 'identity-provider-unreachable');
+
+    type Report = { status: string; accounts: Array<{ delivery?: { state: string; doing?: string } }>; problems: Array<{ text: string }> };
+    const statusNow = async (): Promise<Report> =>
+      JSON.parse((await runProcess(process.execPath, [RELAY_CLI, 'status', '--config', relay.configFile, '--json'], { timeoutMs: 30_000 })).stdout) as Report;
+    let report = await statusNow();
+    await waitUntil('status WARNING for the identity provider', async () => (report = await statusNow()).status === 'warning');
+    expect(report.accounts[0]?.delivery).toMatchObject({ state: 'waiting-for-identity-provider', doing: expect.stringContaining('identity provider (Microsoft Entra) cannot be reached') });
+    expect(report.problems.some((problem) => problem.text.includes('identity provider (Microsoft Entra) cannot be reached'))).toBe(true);
+    expect(JSON.stringify(report)).not.toMatch(/throttl/i);
+    // Waiting for a token burns no attempt.
+    expect((await fixture.queueList(relay)).map((entry) => entry.attempts)).toEqual([0, 0]);
+
+    await identity.up();
+    await waitUntil('every message delivered', () => ids.every((id) => deliveredIds(relay).has(id)));
+    expect(upstream.messages.map(messageIdOf).sort()).toEqual(tags.map(messageIdFor));
+  });
+
   it('(2a) submission rate throttled (432 4.3.2): all delivered, no DSN, and the relay keeps its own pace and connection limit', async () => {
     // Exchange here allows 8 messages in any 8 s: bursts of 8, but on average slower than the relay's 5 per 3 s.
     const exchangeRate = { messages: 8, perSeconds: 8 };
