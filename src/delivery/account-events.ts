@@ -40,6 +40,8 @@ export function applyEvent(lane: Lane, event: AccountEvent, detail: EventDetail,
   if (condition !== undefined && text !== undefined) {
     lane.lastError = { at: context.now, id: detail.id, text, condition: condition.id, errorCode: reply?.errorCode };
   }
+  // A new login or secret: the error that held the account is history, and status must not show it as current.
+  if (event === 'released') lane.lastError = undefined;
   const before = lane.machine;
   lane.machine = transition(before, effective, { now: context.now, intervals: context.intervals, reason, condition: condition?.id, pauseSeconds: reply?.retryAfterSeconds ?? condition?.pauseSeconds });
   const after = lane.machine;
