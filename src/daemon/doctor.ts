@@ -13,8 +13,6 @@
  * Their token check reads the state the daemon recorded, and `send-test` proves AUTH end to end.
  */
 import { createServer } from 'node:net';
-import nodemailer from 'nodemailer';
-import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import {
   keyStoreWarning,
   readSignInState,
@@ -29,8 +27,8 @@ import { ConfigError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import type { SignInState } from '../core/sign-in-state.js';
 import type { AccessToken } from '../core/token.js';
-import { upstreamTlsOptions } from '../delivery/index.js';
-import { findFix, problemOf, type FixContext } from '../health/fixes.js';
+import type { FixContext } from '../health/fixes.js';
+import { describe, failure, probeTransport } from './doctor-probe.js';
 import { pingControl, requestControl } from './control-client.js';
 import { controlEndpoint } from './control-endpoint.js';
 import { checkQueue } from './doctor-queue.js';
@@ -64,9 +62,6 @@ export interface DoctorOptions {
   /** Called as each check ends, so the CLI can print while the next one runs. */
   readonly onCheck?: (result: CheckResult) => void;
 }
-
-/** A doctor must answer in a human's patience even when the configured timeout is long. */
-const MAX_PROBE_TIMEOUT_MS = 20_000;
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const checks: CheckResult[] = [];
@@ -296,46 +291,4 @@ function checkSenders(account: AccountConfig, state: SignInState | undefined, re
         `otherwise Exchange answers 5.7.60 or 535 5.7.3: sign in as ${account.mailbox} with smtp-oauth-relay login --account ${account.name}`,
     });
   }
-}
-
-/** One short-lived connection with the delivery transport's TLS rules (upstream-transport.ts). */
-function probeTransport(config: Config, oauth: { user: string; accessToken: string; expires: number } | undefined) {
-  const { host, port, connectionTimeoutSeconds } = config.upstream;
-  const timeout = Math.min(connectionTimeoutSeconds * 1000, MAX_PROBE_TIMEOUT_MS);
-  const options: SMTPTransport.Options = {
-    host,
-    port,
-    secure: false,
-    // STARTTLS is mandatory (RFC 3207), and so is a verified certificate.
-    requireTLS: true,
-    // The very settings delivery uses.
-    tls: upstreamTlsOptions(config.upstream),
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: timeout,
-    logger: false,
-    debug: false,
-    ...(oauth === undefined ? {} : { auth: { type: 'OAuth2' as const, ...oauth } }),
-  };
-  return nodemailer.createTransport(options);
-}
-
-function failure(check: string, account: string | undefined, finding: string, error: unknown, context: FixContext): CheckResult {
-  const fix = findFix(problemOf(error), context);
-  return {
-    check,
-    ...(account === undefined ? {} : { account }),
-    status: 'fail',
-    finding: fix === undefined ? finding : `${finding} (${fix.meaning})`,
-    fix: fix?.fix ?? 'no known fix for this error: see the log and README "What sign-in errors mean"',
-  };
-}
-
-/** The error in one line: nodemailer's reply when there is one, Node's code otherwise. */
-function describe(error: unknown): string {
-  const { response, code, originalCode, message } = error as { response?: string; code?: string; originalCode?: string; message?: string };
-  if (typeof response === 'string' && response.length > 0) return response;
-  const codes = [code, originalCode].filter((value): value is string => typeof value === 'string');
-  const text = (message ?? String(error)).split('\n')[0] ?? '';
-  return codes.length === 0 || codes.every((c) => text.includes(c)) ? text : `${text} [${codes.join(', ')}]`;
 }
