@@ -23,16 +23,16 @@ export async function checkQueue(config: Config, accounts: readonly AccountConfi
     if (queued.length === 0) return [{ check: 'queue', status: 'pass', finding: 'no message waiting in the queue' }];
     return [{ check: 'queue', status: 'warn', finding: `${queued.length} message${queued.length === 1 ? ' waits' : 's wait'} in the queue and no relay runs to deliver ${queued.length === 1 ? 'it' : 'them'}`, fix: 'start the relay service' }];
   }
-  return accounts.map((account) => accountCheck(account, live.find((snapshot) => snapshot.account === account.name)));
+  return accounts.map((account) => accountCheck(config, account, live.find((snapshot) => snapshot.account === account.name)));
 }
 
-function accountCheck(account: AccountConfig, snapshot: AccountSnapshot | undefined): QueueCheck {
+function accountCheck(config: Config, account: AccountConfig, snapshot: AccountSnapshot | undefined): QueueCheck {
   const base = { check: 'queue' as const, account: account.name };
   if (snapshot === undefined || snapshot.state === 'active') {
     return { ...base, status: 'pass', finding: `delivering${snapshot === undefined || snapshot.queued === 0 ? '' : `, ${snapshot.queued} queued`}` };
   }
   const condition = conditionById(snapshot.condition);
-  const fix = condition === undefined ? undefined : fixFor(condition, { account: account.name, mailbox: account.mailbox, method: account.auth.method, clientId: account.auth.clientId, tenantId: account.auth.tenantId });
+  const fix = condition === undefined ? undefined : fixFor(condition, { account: account.name, mailbox: account.mailbox, method: account.auth.method, clientId: account.auth.clientId, tenantId: account.auth.tenantId, host: config.upstream.host, port: config.upstream.port });
   const finding = `${snapshot.queued} queued; ${snapshot.doing.replace(/\.$/, '')} (since ${snapshot.since ?? '?'}); ${snapshot.next.replace(/\.$/, '')}`;
   return { ...base, status: isHeldState(snapshot.state) ? 'fail' : 'warn', finding, ...(fix === undefined ? {} : { fix }) };
 }

@@ -103,9 +103,10 @@ export class Relay {
         reportingHost,
         observer: {
           ...metrics.deliveryObserver(),
-          // A held account is loud: besides the error line, a warning in the Windows Event Log / journal.
+          // A hold for an administrator is loud: besides the error line, a warning in the Windows
+          // Event Log / journal (a hold for sign-in is already raised by the sign-in alerts).
           accountStateChanged: (change) => {
-            if (isHeldState(change.state)) osLog.warn(`${change.account}: delivery held (${change.state}): ${change.reason ?? change.condition ?? 'see the log'}`);
+            if (change.state === 'held-for-admin') osLog.warn(`${change.account}: delivery held (${change.state}): ${change.reason ?? change.condition ?? 'see the log'}`);
           },
         },
         pacing: { file: pacing, acceptedBefore: await pacing.load() },

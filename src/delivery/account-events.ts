@@ -36,7 +36,8 @@ export function applyEvent(lane: Lane, event: AccountEvent, detail: EventDetail,
   // An app-only account has no person to sign in: whatever refuses its credentials, an administrator fixes.
   const effective: AccountEvent = event === 'sign-in-refused' && lane.account.auth.method === 'client-credentials' ? 'admin-action-required' : event;
   const text = reply === undefined ? undefined : oneLine(reply.text);
-  const reason = condition === undefined ? undefined : text === undefined || condition.meaning.includes(text) ? condition.meaning : `${condition.meaning} (${text})`;
+  // "<the condition's sentence> (<the reply>)", the reply only when the sentence does not carry it.
+  const reason = condition === undefined ? undefined : text === undefined || condition.meaning.includes(text) ? condition.meaning : `${condition.meaning.replace(/\.$/, '')} (${text})`;
   if (condition !== undefined && text !== undefined) {
     lane.lastError = { at: context.now, id: detail.id, text, condition: condition.id, errorCode: reply?.errorCode };
   }

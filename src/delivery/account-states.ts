@@ -169,9 +169,15 @@ export function describeMachine(machine: AccountMachine): { doing: string; next:
   const text = STATE_TEXT[machine.state];
   const fill = (template: string): string =>
     template
-      .replace('{reason}', (machine.reason ?? 'no reason recorded').replace(/\.$/, ''))
+      .replace('{reason}', inSentence(machine.reason ?? 'no reason recorded'))
       .replace('{wakeAt}', machine.wakeAt > 0 ? new Date(machine.wakeAt).toISOString() : 'once something is due');
   return { doing: fill(text.doing), next: fill(text.next) };
+}
+
+/** A sentence continued after a colon: no full stop, and a lower-case start unless it is an acronym ("SMTP AUTH ..."). */
+function inSentence(text: string): string {
+  const trimmed = text.replace(/\.$/, '');
+  return /^[A-Z][a-z]/.test(trimmed) ? `${trimmed.charAt(0).toLowerCase()}${trimmed.slice(1)}` : trimmed;
 }
 
 function resetsTls(event: AccountEvent): boolean {

@@ -4,7 +4,7 @@
  * and the catalogue's fix for the condition behind it (src/core/conditions): one next step,
  * no contradictions (a dead sign-in or secret shows no "days left"), no repeated sentences.
  */
-import { classify, conditionById, fixFor, type Condition } from '../core/conditions/index.js';
+import { classify, conditionById, fixFor, type Condition, type FixContext } from '../core/conditions/index.js';
 import type { AccountState } from '../core/delivery-contracts.js';
 import type { SignInState } from '../core/sign-in-state.js';
 import type { AccountReport, LiveStatus, StatusAccount, StatusProblem, StatusReportInput } from './status-report.js';
@@ -28,7 +28,7 @@ export function reportAccount(account: StatusAccount, input: StatusReportInput, 
   const condition = conditionById(live?.condition) ?? conditionById(live?.lastError?.condition);
 
   const found: StatusProblem[] = [];
-  const holdKind = holdProblem(account, recorded, live, found);
+  const holdKind = holdProblem(account, input, recorded, live, found);
   const deadSignIn = holdKind === 'sign-in-required';
   const deadSecret = DEAD_SECRET.has(live?.condition ?? '') || DEAD_SECRET.has(recorded?.lastRefreshError?.aadsts === undefined ? '' : conditionOfAadsts(recorded.lastRefreshError.aadsts));
 
@@ -83,7 +83,7 @@ export function reportAccount(account: StatusAccount, input: StatusReportInput, 
 }
 
 /** A hold, from the recorded sign-in state or the running daemon; pushes its problem and says which kind. */
-function holdProblem(account: StatusAccount, recorded: SignInState | undefined, live: LiveAccount | undefined, found: StatusProblem[]): AccountReport['state'] | undefined {
+function holdProblem(account: StatusAccount, input: StatusReportInput, recorded: SignInState | undefined, live: LiveAccount | undefined, found: StatusProblem[]): AccountReport['state'] | undefined {
   const name = account.name;
   const login = `run \`smtp-oauth-relay login --account ${name}\``;
   if (account.auth.method === 'delegated' && recorded?.status === 'never-signed-in') {
@@ -101,7 +101,7 @@ function holdProblem(account: StatusAccount, recorded: SignInState | undefined, 
   if (live === undefined || !isHold(live.state)) return undefined;
   const condition = conditionById(live.condition);
   const sentence = stateSentence(name, live);
-  const fix = condition === undefined ? undefined : fixFor(condition, { account: name, mailbox: account.mailbox, method: account.auth.method, clientId: account.auth.clientId, tenantId: account.auth.tenantId });
+  const fix = condition === undefined ? undefined : fixFor(condition, fixContext(account, input));
   const nextStep = fix ?? (live.state === 'held-for-sign-in' ? login : `\`smtp-oauth-relay doctor --account ${name}\` shows the exact step`);
   found.push({ level: 'critical', account: name, text: sentence, nextStep });
   return live.state === 'held-for-sign-in' ? 'sign-in-required' : 'admin-action-required';
@@ -117,7 +117,7 @@ function pauseProblems(account: StatusAccount, live: LiveAccount, condition: Con
   const minutes = input.config.delivery?.upstreamOutageWarningMinutes ?? DEFAULT_OUTAGE_WARNING_MINUTES;
   const since = parseTime(live.since) ?? input.now;
   if (input.now - since < minutes * MINUTE_MS) return [];
-  const fix = condition === undefined ? undefined : fixFor(condition, { account: name, mailbox: account.mailbox, method: account.auth.method });
+  const fix = condition === undefined ? undefined : fixFor(condition, fixContext(account, input));
   return [{ level: 'warning', account: name, text: stateSentence(name, live), nextStep: fix ?? '`smtp-oauth-relay doctor` checks the path to Microsoft 365 and to the identity provider' }];
 }
 
@@ -127,6 +127,19 @@ function stateSentence(name: string, live: LiveAccount): string {
   const since = live.since === undefined ? '' : ` (since ${live.since})`;
   const next = live.next === undefined ? '' : `; ${trimStop(live.next)}`;
   return `${name}: ${doing}${since}${next}.`;
+}
+
+function fixContext(account: StatusAccount, input: StatusReportInput): FixContext {
+  const upstream = input.config.upstream;
+  return {
+    account: account.name,
+    mailbox: account.mailbox,
+    method: account.auth.method,
+    clientId: account.auth.clientId,
+    tenantId: account.auth.tenantId,
+    ...(upstream?.host === undefined ? {} : { host: upstream.host }),
+    ...(upstream === undefined ? {} : { port: upstream.port }),
+  };
 }
 
 function liveDelivery(live: LiveAccount): NonNullable<AccountReport['delivery']> {

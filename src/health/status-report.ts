@@ -160,6 +160,8 @@ export interface StatusReportInput {
     readonly alerts: { readonly thresholdsDays: readonly number[] };
     /** When an outage of Microsoft 365 or of the identity provider becomes a WARNING. */
     readonly delivery?: { readonly upstreamOutageWarningMinutes: number } | undefined;
+    /** For the fix texts ({host}, {port}). */
+    readonly upstream?: { readonly host?: string | undefined; readonly port: number } | undefined;
   };
   /** The daemon's own status; undefined when it does not run (or did not answer). */
   readonly daemon?: LiveStatus | undefined;
