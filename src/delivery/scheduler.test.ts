@@ -234,6 +234,25 @@ describe('DeliveryScheduler', () => {
     expect(store.updates.every((r) => r.attempts === 0)).toBe(true);
   });
 
+  it('an HTTP upstream that says Retry-After pauses the account exactly that long (the seam for Microsoft Graph)', async () => {
+    const answers: Array<'throttle' | 'accept'> = ['throttle', 'accept'];
+    const sender = new ScriptedSender((call) =>
+      answers.shift() === 'throttle'
+        ? { kind: 'failed', reply: { origin: 'graph', httpStatus: 429, graphCode: 'ApplicationThrottled', text: 'Application is over its MailboxConcurrency limit.', retryAfterSeconds: 17 } }
+        : accept(call),
+    );
+    const s = startScheduler(sender, makeConfig({ maxConnections: 1 }));
+    s.start([await store.add('m1', ['a@fabrikam.com'])]);
+    await clock.advance(0);
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'throttled', condition: 'http-throttled' });
+    await clock.advance(16_999);
+    expect(sender.calls).toHaveLength(1);
+    await clock.advance(1);
+    await s.idle();
+    expect(store.removed).toEqual(['m1']);
+    expect(store.updates.every((r) => r.attempts === 0)).toBe(true);
+  });
+
   it('grows the throttle pause while throttling continues and resets it after a success', async () => {
     const answers: Array<'throttle' | 'accept'> = ['throttle', 'throttle', 'accept', 'throttle', 'accept'];
     const sender = new ScriptedSender((call) =>

@@ -39,6 +39,7 @@ const CASES: ReadonlyArray<{ observation: Observation; id: string; action: strin
   { observation: smtp(550, '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup', 'EENVELOPE'), id: 'recipient-not-found', action: 'fail', event: 'none' },
   { observation: smtp(552, '552 5.3.4 Message size exceeds fixed maximum message size', 'EMESSAGE'), id: 'message-too-big', action: 'fail', event: 'none' },
   { observation: smtp(432, '432 4.3.2 Throttled'), id: 'throttled-4.3.2', action: 'keep', event: 'throttled' },
+  { observation: { origin: 'graph', text: 'Application is over its MailboxConcurrency limit.', httpStatus: 429, graphCode: 'ApplicationThrottled' }, id: 'http-throttled', action: 'keep', event: 'throttled' },
   { observation: smtp(421, '421 4.3.2 Service not available, closing transmission channel'), id: 'service-not-available', action: 'defer', event: 'upstream-unreachable' },
   { observation: smtp(451, '451 4.4.0 Primary target IP address responded with: "421 4.4.2 Connection dropped due to SocketError."'), id: 'transient', action: 'defer', event: 'none' },
   { observation: smtp(550, '550 5.7.1 Unable to relay'), id: 'permanent', action: 'fail', event: 'none' },
@@ -115,7 +116,7 @@ describe('the catalogue of conditions', () => {
   });
 
   it('has room for HTTP upstreams: an HTTP status and a Graph code are matched when a row names them', () => {
-    // No Graph rows yet (docs/exchange-replies.md); an HTTP observation falls to the default.
-    expect(classify({ origin: 'graph', text: 'Too many requests', httpStatus: 429, graphCode: 'ApplicationThrottled' }).id).toBe('unknown');
+    // No Graph-specific rows yet (docs/exchange-replies.md); an unknown HTTP answer falls to the default.
+    expect(classify({ origin: 'graph', text: 'Internal error', httpStatus: 500, graphCode: 'ErrorInternalServerError' }).id).toBe('unknown');
   });
 });
