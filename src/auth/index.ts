@@ -22,7 +22,7 @@ export { TokenReuse, type TokenReuseOptions } from './token-reuse.js';
 export type { TokenRequestObserver, TokenRequestOutcome } from './token-request-observer.js';
 export { ClientCredentialsTokenProvider, MissingClientSecretError, REFRESH_BEFORE_EXPIRY_MS } from './client-credentials-provider.js';
 export { HttpsNetworkClient, type HttpsNetworkClientOptions } from './https-network-client.js';
-export { classifyTokenError, findAadstsCode, PERSON_MUST_ACT_AADSTS } from './entra-errors.js';
+export { classifyTokenError, findAadstsCode, personMustActFor } from './entra-errors.js';
 export { KEY_BYTES, type KeyStore } from './key-store.js';
 export { explainKeychainError, KEYCHAIN_SERVICE, keychainAdvice, keychainEntryName, KeychainKeyStore, KeychainUnavailableError, probeKeychain } from './keychain.js';
 export { FileKeyStore } from './file-key-store.js';

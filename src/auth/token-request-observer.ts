@@ -4,6 +4,8 @@
  * Entra AADSTS code, else the OAuth error of RFC 6749 section 5.2, else "network"). Answers from
  * a cache are not requests and are not reported. Never a token, never a message with user data.
  */
-export type TokenRequestOutcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
+import type { TokenRequestOutcome } from '../core/token.js';
+
+export type { TokenRequestOutcome } from '../core/token.js';
 
 export type TokenRequestObserver = (account: string, outcome: TokenRequestOutcome) => void;

@@ -8,7 +8,7 @@ import { loadConfig } from '../core/config-load.js';
 import { requestControl } from '../daemon/control-client.js';
 import { controlEndpoint } from '../daemon/control-endpoint.js';
 import type { ControlRequest } from '../daemon/control-protocol.js';
-import { QueueCommands, type QueueEntry } from '../daemon/queue-commands.js';
+import { QueueCommands, type QueueEntry, type RetryEntry } from '../daemon/queue-commands.js';
 import { defaultConfigFile } from './default-config.js';
 import { formatQueueEntry, formatQueueTable } from './queue-format.js';
 import { runCommand } from './run-command.js';
@@ -47,8 +47,8 @@ export function registerQueueCommands(program: Command): void {
   withConfig(queue.command('retry').argument('<id>').description('Try a queued message now, or put a failed one back in the queue.')).action(
     (id: string, options: QueueOptions) =>
       runCommand(async () => {
-        const entry = (await ask(options.config, { command: 'queue.retry', id })) as QueueEntry;
-        print(options, entry, () => `${id} will be tried now.\n`);
+        const entry = (await ask(options.config, { command: 'queue.retry', id })) as RetryEntry;
+        print(options, entry, () => `${id} will be tried ${Date.parse(entry.willGoAt) <= Date.now() ? 'now' : `at ${entry.willGoAt}`}${entry.waitingFor === undefined ? '' : ` (${entry.waitingFor})`}.\n`);
       }),
   );
 

@@ -1,4 +1,6 @@
 /** Text views of queue entries for people; `--json` gives the records themselves. */
+import { conditionById } from '../core/conditions/index.js';
+import type { RecordedReply } from '../core/queue-record.js';
 import type { QueueEntry } from '../daemon/queue-commands.js';
 
 export function formatQueueTable(entries: readonly QueueEntry[], folder: string, now: number): string {
@@ -10,16 +12,18 @@ export function formatQueueTable(entries: readonly QueueEntry[], folder: string,
     entry.mailFrom,
     `${entry.recipients.filter((r) => r.status === 'pending').length}/${entry.recipients.length}`,
     String(entry.attempts),
-    entry.lastReply?.text.slice(0, 60) ?? '',
+    (lastReplyOf(entry)?.text ?? '').slice(0, 60),
+    ...(folder === 'failed' ? [finalReason(entry)] : []),
   ]);
-  const header = ['ID', 'AGE', 'ACCOUNT', 'FROM', 'PENDING', 'TRIES', 'LAST REPLY'];
+  const header = ['ID', 'AGE', 'ACCOUNT', 'FROM', 'PENDING', 'TRIES', 'LAST REPLY', ...(folder === 'failed' ? ['FINAL REASON'] : [])];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n${entries.length} message${entries.length === 1 ? '' : 's'}.\n`;
 }
 
 export function formatQueueEntry(entry: QueueEntry & { emlPath: string }): string {
-  const recipients = entry.recipients.map((r) => `    ${r.address}  ${r.status}${r.lastReply ? `  (${r.lastReply.code ?? ''} ${r.lastReply.text})` : ''}`);
+  const recipients = entry.recipients.map((r) => `    ${r.address}  ${r.status}${r.lastReply ? `  (${replyLine(r.lastReply)})` : ''}`);
+  const last = lastReplyOf(entry);
   return [
     `id:            ${entry.id} (${entry.folder})`,
     `kind:          ${entry.kind}`,
@@ -29,13 +33,30 @@ export function formatQueueEntry(entry: QueueEntry & { emlPath: string }): strin
     `received:      ${entry.receivedAt}`,
     `size:          ${entry.size} bytes`,
     `attempts:      ${entry.attempts}`,
-    `next attempt:  ${entry.nextAttemptAt}`,
-    `last reply:    ${entry.lastReply ? `${entry.lastReply.code ?? ''} ${entry.lastReply.text}` : '-'}`,
+    // A failed message is never tried again by itself.
+    ...(entry.folder === 'failed' ? [`final reason:  ${finalReason(entry)}`] : [`next attempt:  ${entry.nextAttemptAt}`]),
+    `last reply:    ${last === undefined ? '-' : replyLine(last)}`,
     'recipients:',
     ...recipients,
     `message file:  ${entry.emlPath}`,
     '',
   ].join('\n');
+}
+
+/** The message's last reply, or (a message refused at its first try) the first failed recipient's. */
+function lastReplyOf(entry: QueueEntry): RecordedReply | undefined {
+  return entry.lastReply ?? entry.recipients.find((r) => r.status === 'failed')?.lastReply;
+}
+
+/** The catalogue's sentence for why it failed (docs/exchange-replies.md). */
+function finalReason(entry: QueueEntry): string {
+  const reply = entry.recipients.find((r) => r.status === 'failed')?.lastReply;
+  return conditionById(reply?.condition)?.meaning ?? (reply === undefined ? '-' : reply.text.slice(0, 60));
+}
+
+/** "550 5.7.60 ..." once, never "550 550 5.7.60". */
+function replyLine(reply: RecordedReply): string {
+  return reply.code === undefined || reply.text.startsWith(String(reply.code)) ? reply.text : `${reply.code} ${reply.text}`;
 }
 
 function age(ms: number): string {

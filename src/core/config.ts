@@ -261,6 +261,27 @@ const deliverySchema = z
       .positive()
       .default(300)
       .describe('While an account is held for a sign-in problem, try its credentials again this often.'),
+    identityRetrySeconds: z
+      .number()
+      .positive()
+      .default(60)
+      .describe('While the identity provider (Microsoft Entra) cannot be reached, ask it for a token again this often.'),
+    upstreamRetrySeconds: z
+      .number()
+      .positive()
+      .default(60)
+      .describe('While Microsoft 365 cannot be reached (or STARTTLS fails), wait this long before the next connection.'),
+    tlsFailuresBeforeHold: z
+      .number()
+      .int()
+      .positive()
+      .default(3)
+      .describe('After this many STARTTLS/TLS failures in a row, hold the account and warn loudly (nothing is ever sent without TLS).'),
+    upstreamOutageWarningMinutes: z
+      .number()
+      .positive()
+      .default(5)
+      .describe('`status` turns WARNING when Microsoft 365 has been unreachable for this long.'),
     stopTimeoutSeconds: z
       .number()
       .positive()

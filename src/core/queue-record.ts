@@ -13,6 +13,14 @@ const replySchema = z.object({
   /** The reply text or the error message, as received. */
   text: z.string(),
   at: z.string(),
+  /**
+   * The catalogue condition (src/core/conditions) it was classified as when it arrived, e.g.
+   * "send-as-denied"; metrics, DSNs and status read it back instead of classifying again.
+   * Absent in records written before it was kept.
+   */
+  condition: z.string().optional(),
+  /** Node or nodemailer error code of a network, TLS or client-side error (ETLS, ECONNREFUSED, ...). */
+  errorCode: z.string().optional(),
 });
 export type RecordedReply = z.infer<typeof replySchema>;
 

@@ -28,3 +28,6 @@ export class SignInRequiredError extends Error {
     this.aadstsCode = aadstsCode;
   }
 }
+
+/** Outcome of one request to the identity provider, as a token provider reports it (metrics count them). */
+export type TokenRequestOutcome = { readonly ok: true } | { readonly ok: false; readonly error: string };

@@ -2,19 +2,18 @@
  * `doctor`: the checks a support engineer would run, each a PASS, WARN or FAIL with a one-line
  * finding and, on failure, the administrator's next step from src/health/fixes.ts.
  *
- * Order: config, control channel, standing warnings (security), ports, key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders.
+ * Order: config, control channel, standing warnings (security), ports, key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders;
+ * last the queue (doctor-queue.ts): a held account fails the run.
  * The upstream's TLS is one check for all accounts (they share upstream.host).
  *
  * When a daemon runs: app-only accounts are checked live (a client-credentials token is
  * stateless, getting one changes nothing). Delegated accounts are NOT refreshed here: a refresh
- * rotates the refresh token (M365.md "they replace themselves on every use"), and the running
+ * rotates the refresh token (https://learn.microsoft.com/entra/identity-platform/refresh-tokens: "they replace themselves on every use"), and the running
  * daemon still holds the old one in memory, so a doctor run could break the sign-in it checks.
  * Their token check reads the state the daemon recorded, and `send-test` proves AUTH end to end.
  */
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import nodemailer from 'nodemailer';
-import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import {
   keyStoreWarning,
   readSignInState,
@@ -23,16 +22,18 @@ import {
 } from '../auth/index.js';
 import { systemClock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
+import type { AccountSnapshot } from '../core/delivery-contracts.js';
 import { loadConfig } from '../core/config-load.js';
 import { ConfigError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import type { SignInState } from '../core/sign-in-state.js';
 import type { AccessToken } from '../core/token.js';
-import { upstreamTlsOptions } from '../delivery/index.js';
-import { findFix, problemOf, type FixContext } from '../health/fixes.js';
+import type { FixContext } from '../health/fixes.js';
 import { configFileWarnings, environmentWarnings } from '../health/standing-warnings.js';
+import { describe, failure, probeTransport } from './doctor-probe.js';
 import { ControlImpostorError, requestControl } from './control-client.js';
 import { controlEndpoint } from './control-endpoint.js';
+import { checkQueue } from './doctor-queue.js';
 import { buildTokenProvider, needsKeyStore, openConfiguredKeyStore } from './sign-in.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
@@ -64,9 +65,6 @@ export interface DoctorOptions {
   readonly onCheck?: (result: CheckResult) => void;
 }
 
-/** A doctor must answer in a human's patience even when the configured timeout is long. */
-const MAX_PROBE_TIMEOUT_MS = 20_000;
-
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const checks: CheckResult[] = [];
   const record = (result: CheckResult): void => {
@@ -91,6 +89,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   for (const account of accounts) {
     await checkAccount(config, account, { daemon, keyStore, upstreamOk, env: options.env ?? process.env }, record);
   }
+  for (const result of await checkQueue(config, accounts, daemon?.delivery)) record(result);
   return report();
 }
 
@@ -99,6 +98,8 @@ type Record = (result: CheckResult) => void;
 interface Daemon {
   readonly pid: number | undefined;
   readonly warnings?: readonly string[];
+  /** The running scheduler's view of each account (absent from an older daemon). */
+  readonly delivery?: readonly AccountSnapshot[] | undefined;
 }
 
 function checkConfig(file: string, record: Record): Config | undefined {
@@ -124,10 +125,10 @@ async function runningDaemon(config: Config, record: Record): Promise<Daemon | u
     return undefined;
   }
   if (response === undefined) return undefined;
-  const result = response.ok ? (response.result as { pid?: unknown; warnings?: unknown } | null) : undefined;
+  const result = response.ok ? (response.result as { pid?: unknown; warnings?: unknown; delivery?: { accounts?: AccountSnapshot[] } } | null) : undefined;
   const pid = result?.pid;
   const warnings = Array.isArray(result?.warnings) ? result.warnings.filter((warning): warning is string => typeof warning === 'string') : [];
-  return { pid: typeof pid === 'number' ? pid : undefined, warnings };
+  return { pid: typeof pid === 'number' ? pid : undefined, warnings, delivery: result?.delivery?.accounts };
 }
 
 /** Standing warnings (src/health/standing-warnings.ts): this environment's, the file's, and the running daemon's. */
@@ -288,7 +289,7 @@ async function checkAuth(config: Config, account: AccountConfig, token: AccessTo
   }
 }
 
-/** Exchange lets a user send as itself; any other From needs Send As (5.7.60, M365.md). */
+/** Exchange lets a user send as itself; any other From needs Send As (5.7.60, docs/exchange-replies.md). */
 function checkSenders(account: AccountConfig, state: SignInState | undefined, record: Record): void {
   const others = account.sendAs.filter((address) => address.toLowerCase() !== account.mailbox.toLowerCase());
   const sendAsNote = others.length === 0 ? '' : `; ${others.join(', ')} need${others.length === 1 ? 's' : ''} Send As for ${account.mailbox} (else 5.7.60): send-test --from proves it`;
@@ -312,46 +313,4 @@ function checkSenders(account: AccountConfig, state: SignInState | undefined, re
         `otherwise Exchange answers 5.7.60 or 535 5.7.3: sign in as ${account.mailbox} with smtp-oauth-relay login --account ${account.name}`,
     });
   }
-}
-
-/** One short-lived connection with the delivery transport's TLS rules (upstream-transport.ts). */
-function probeTransport(config: Config, oauth: { user: string; accessToken: string; expires: number } | undefined) {
-  const { host, port, connectionTimeoutSeconds } = config.upstream;
-  const timeout = Math.min(connectionTimeoutSeconds * 1000, MAX_PROBE_TIMEOUT_MS);
-  const options: SMTPTransport.Options = {
-    host,
-    port,
-    secure: false,
-    // STARTTLS is mandatory (RFC 3207), and so is a verified certificate.
-    requireTLS: true,
-    // The very settings delivery uses.
-    tls: upstreamTlsOptions(config.upstream),
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: timeout,
-    logger: false,
-    debug: false,
-    ...(oauth === undefined ? {} : { auth: { type: 'OAuth2' as const, ...oauth } }),
-  };
-  return nodemailer.createTransport(options);
-}
-
-function failure(check: string, account: string | undefined, finding: string, error: unknown, context: FixContext): CheckResult {
-  const fix = findFix(problemOf(error), context);
-  return {
-    check,
-    ...(account === undefined ? {} : { account }),
-    status: 'fail',
-    finding: fix === undefined ? finding : `${finding} (${fix.meaning})`,
-    fix: fix?.fix ?? 'no known fix for this error: see the log and README "What sign-in errors mean"',
-  };
-}
-
-/** The error in one line: nodemailer's reply when there is one, Node's code otherwise. */
-function describe(error: unknown): string {
-  const { response, code, originalCode, message } = error as { response?: string; code?: string; originalCode?: string; message?: string };
-  if (typeof response === 'string' && response.length > 0) return response;
-  const codes = [code, originalCode].filter((value): value is string => typeof value === 'string');
-  const text = (message ?? String(error)).split('\n')[0] ?? '';
-  return codes.length === 0 || codes.every((c) => text.includes(c)) ? text : `${text} [${codes.join(', ')}]`;
 }

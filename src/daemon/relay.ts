@@ -8,11 +8,14 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { storeClientSecret, type ClosableTokenProvider } from '../auth/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
+import { isHeldState } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
-import { DeliveryScheduler, UpstreamTransport } from '../delivery/index.js';
+import { SignInRequiredError } from '../core/token.js';
+import { DeliveryScheduler, PacingFile, UpstreamTransport } from '../delivery/index.js';
 import { AlertLedger, AlertMonitor, configFileWarnings, createOsLog, environmentWarnings, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
@@ -100,13 +103,23 @@ export class Relay {
       cleanup.push(() => signIn.stop());
 
       const reportingHost = config.listen.name ?? hostname();
+      // The pacing window outlives a restart (src/delivery/pacing.ts).
+      const pacing = new PacingFile(join(config.dataDir, 'delivery', 'pacing.json'));
       const scheduler = new DeliveryScheduler({
         config,
         store: spool,
         clock,
         logger,
         reportingHost,
-        observer: metrics.deliveryObserver(),
+        observer: {
+          ...metrics.deliveryObserver(),
+          // A hold for an administrator is loud: besides the error line, a warning in the Windows
+          // Event Log / journal (a hold for sign-in is already raised by the sign-in alerts).
+          accountStateChanged: (change) => {
+            if (change.state === 'held-for-admin') osLog.warn(`${change.account}: delivery held (${change.state}): ${change.reason ?? change.condition ?? 'see the log'}`);
+          },
+        },
+        pacing: { file: pacing, acceptedBefore: await pacing.load() },
         transportFor: (account: AccountConfig) =>
           new UpstreamTransport({
             upstream: config.upstream,
@@ -137,6 +150,16 @@ export class Relay {
         // "At once on sign-in required" (and a new login clears what was due).
         alert: () => void monitor.checkNow(),
       });
+      // An app-only account without a usable client secret is held (status CRITICAL) from the
+      // start, not only once its first message fails.
+      for (const account of config.accounts) {
+        if (account.auth.method !== 'client-credentials') continue;
+        tokenFor(tokens, account.name)
+          .getToken()
+          .catch((error: unknown) => {
+            if (error instanceof SignInRequiredError) scheduler.hold(account.name, error.message);
+          });
+      }
 
       const inbound = await startInbound({
         listen: config.listen,
@@ -229,10 +252,15 @@ export class Relay {
 
   private async handle(request: ControlRequest, emit: (event: ControlEvent) => void, signal: AbortSignal): Promise<unknown> {
     switch (request.command) {
-      case 'login':
-        return this.parts.signIn.login(request.account, request.mode, (prompt) => emit({ event: 'prompt', prompt }), signal);
+      case 'login': {
+        const result = await this.parts.signIn.login(request.account, request.mode, (prompt) => emit({ event: 'prompt', prompt }), signal);
+        // Pooled connections authenticated as whoever was signed in before must not carry on.
+        this.parts.scheduler.reconnect(request.account);
+        return result;
+      }
       case 'logout':
         await this.parts.signIn.logout(request.account);
+        this.parts.scheduler.reconnect(request.account);
         return { account: request.account, signedOut: true };
       case 'ping':
         return { pid: process.pid };
@@ -245,7 +273,7 @@ export class Relay {
       case 'secret.set':
         return this.storeSecret(request.account, request.secret);
       default:
-        return new QueueCommands(this.options.config.dataDir, this.parts.scheduler, this.options.clock ?? systemClock).handle(request);
+        return new QueueCommands(this.options.config.dataDir, this.parts.scheduler, this.options.clock ?? systemClock, this.options.logger).handle(request);
     }
   }
 
@@ -312,7 +340,7 @@ function createMetrics(config: Config, clock: Clock, late: { scheduler?: Deliver
     accounts: names,
     clock,
     queueSnapshot: async () => {
-      const held = late.scheduler?.snapshot().accounts.filter((account) => account.state === 'held').map((account) => account.account) ?? [];
+      const held = late.scheduler?.snapshot().accounts.filter((account) => isHeldState(account.state)).map((account) => account.account) ?? [];
       return queueDepthRows(await listQueue(config.dataDir, 'queue'), new Set(held), names);
     },
     signInStates: async () => (late.signIn === undefined ? [] : late.signIn.states()),

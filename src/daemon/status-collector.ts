@@ -71,8 +71,10 @@ export async function statusFromLive(config: Config, live: RelayStatus, now: num
 }
 
 /**
- * One sentence for an upstream reply ("550 5.7.60 ...") from the delivery table. Texts that are
- * not replies (a hold or throttle reason the scheduler already worded) are their own meaning.
+ * One sentence for an upstream reply ("550 5.7.60 ...") that came without a recorded condition
+ * (a daemon older than the catalogue ids): the catalogue's. Texts that are not replies (a
+ * reason the scheduler already worded) are their own meaning. Status reads the stored
+ * condition first and calls this only for old records.
  */
 export function meaningOf(text: string): string {
   const code = /^\s*([2-5]\d\d)[\s-]/.exec(text)?.[1];

@@ -57,7 +57,7 @@ describe('composeDsn', () => {
   });
 
   it('explains in words and carries the original header block only', () => {
-    expect(text).toContain('gone@fabrikam.com\r\n  Why:    Microsoft 365 refused the message permanently.');
+    expect(text).toContain('gone@fabrikam.com\r\n  Why:    The recipient address does not exist (RecipientNotFound).');
     expect(text).toContain('Content-Type: text/rfc822-headers\r\n\r\nFrom: accounts@contoso.com\r\nSubject: Invoice\r\n 42\r\nMessage-ID: <orig@contoso.com>\r\n');
   });
 });

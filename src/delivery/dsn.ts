@@ -1,7 +1,7 @@
 /**
  * Delivery status notifications (RFC 3464) for recipients that failed for good:
  * multipart/report; report-type=delivery-status (RFC 6522) with
- *   1. a human-readable text part: what failed, why (the classification table's sentence), what to do;
+ *   1. a human-readable text part: what failed, why (the catalogue condition's sentence, docs/exchange-replies.md), what to do;
  *   2. message/delivery-status: per-message and per-recipient fields (RFC 3464 sections 2.2, 2.3);
  *   3. text/rfc822-headers: the original header block only (RFC 6522 section 4; no body, so
  *      a bounce never re-sends a 35 MB attachment).
@@ -13,12 +13,13 @@ import { createReadStream } from 'node:fs';
 import { encode as encodeQp, wrap as wrapQp } from 'nodemailer/lib/qp';
 import type { QueueRecord, RecordedReply } from '../core/queue-record.js';
 import type { EnqueueFields } from './delivery-store.js';
-import { classifyReply, enhancedCodeOf } from './reply-classification.js';
+import { EXPIRED_STATUS, enhancedCodeOf } from '../core/conditions/index.js';
+import { recordedCondition } from './reply-classification.js';
 
 /** Header blocks are small; a runaway one (no blank line) must not be read whole. */
 export const MAX_HEADER_BYTES = 64 * 1024;
 
-export const EXPIRED_STATUS = '4.4.7';
+export { EXPIRED_STATUS } from '../core/conditions/index.js';
 
 export interface DsnOptions {
   /** The record whose recipients failed; recipients with status 'failed' are reported. */
@@ -122,10 +123,13 @@ function describeRecipient(address: string, reply: RecordedReply | undefined): R
   const enhanced = enhancedCodeOf(text);
   const status = statusOf(reply?.code, enhanced);
   const diagnostic = reply?.code !== undefined && !text.startsWith(String(reply.code)) ? `${reply.code} ${text}` : text;
+  // The condition recorded when the reply came (older records: the reply classified as then).
   const meaning =
-    status === EXPIRED_STATUS
-      ? 'The relay could not deliver the message before its queue lifetime ended (RFC 3463 4.4.7, delivery time expired).'
-      : classifyReply({ code: reply?.code, text }).meaning;
+    reply === undefined
+      ? 'No reply was recorded.'
+      : status === EXPIRED_STATUS && reply.condition === undefined
+        ? 'The relay could not deliver the message before its queue lifetime ended (RFC 3463 4.4.7, delivery time expired).'
+        : recordedCondition({ ...reply, text }).meaning;
   return { address, status, diagnostic, meaning, at: reply?.at };
 }
 

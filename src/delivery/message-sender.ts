@@ -1,17 +1,27 @@
 /**
- * The scheduler's view of an upstream connection pool: send one spooled message to some of its
- * recipients and say, per recipient, what happened. upstream-transport.ts is the real one;
- * tests script their own.
+ * The scheduler's view of an upstream: send one spooled message to some of its recipients and
+ * say, per recipient, what happened. This is the seam a second upstream kind plugs into (the
+ * daemon's transportFor(account) picks one per account): upstream-transport.ts is SMTP
+ * submission; an HTTP upstream (Microsoft Graph) reports its replies with origin "graph",
+ * httpStatus, graphCode and retryAfterSeconds, and the catalogue's rows match on those.
+ * Tests script their own.
  */
 import type { QueueRecord } from '../core/queue-record.js';
 
 export interface UpstreamReply {
+  /** Which kind of upstream answered (SMTP submission by default; "graph" for Microsoft Graph sendMail). */
+  readonly origin?: 'smtp' | 'graph' | undefined;
   /** Basic reply code; absent for network, TLS and client-side errors. */
   readonly code?: number | undefined;
   /** The reply line or the error message (never a token). */
   readonly text: string;
   /** Node or nodemailer error code (ECONNREFUSED, ETLS, EAUTH, EENVELOPE, ...). */
   readonly errorCode?: string | undefined;
+  /** HTTP upstreams: the status and the service's error code (Graph: error.code). */
+  readonly httpStatus?: number | undefined;
+  readonly graphCode?: string | undefined;
+  /** The upstream said how long to wait (HTTP Retry-After); a throttling pause then lasts this long. */
+  readonly retryAfterSeconds?: number | undefined;
 }
 
 export interface RejectedRecipient {

@@ -38,3 +38,31 @@ export class RetrySchedule {
     return now >= this.expiresAt(record);
   }
 }
+
+/** Every pause and probe interval of the account state machine (account-states.ts), as data. */
+export interface PauseIntervals {
+  /** Pause after Exchange throttles, growing while throttling continues (the last value repeats). */
+  readonly throttleBackoffSeconds: readonly number[];
+  /** A held account tries one message this often. */
+  readonly holdRetrySeconds: number;
+  /** While the identity provider is out of reach. */
+  readonly identityRetrySeconds: number;
+  /** While Microsoft 365 is out of reach, or STARTTLS fails. */
+  readonly upstreamRetrySeconds: number;
+  /** STARTTLS/TLS failures in a row before the account is held. */
+  readonly tlsFailuresBeforeHold: number;
+  /** A delivery step that could not be written to disk is tried again after this long. */
+  readonly localErrorRetrySeconds: number;
+}
+
+export function pauseIntervals(delivery: Config['delivery']): PauseIntervals {
+  return {
+    throttleBackoffSeconds: delivery.throttleBackoffSeconds,
+    holdRetrySeconds: delivery.holdRetrySeconds,
+    identityRetrySeconds: delivery.identityRetrySeconds,
+    upstreamRetrySeconds: delivery.upstreamRetrySeconds,
+    tlsFailuresBeforeHold: delivery.tlsFailuresBeforeHold,
+    // The first step of the retry schedule: a disk hiccup is retried like a first failure.
+    localErrorRetrySeconds: delivery.retryDelaysSeconds[0] ?? delivery.upstreamRetrySeconds,
+  };
+}

@@ -1,12 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
+import { MemoryStore } from '../../test/support/memory-delivery-store.js';
 import { configSchema, type Config } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
-import { QUEUE_RECORD_VERSION, type QueueRecord } from '../core/queue-record.js';
-import type { DeliveryStore, EnqueueFields } from './delivery-store.js';
+import type { QueueRecord } from '../core/queue-record.js';
 import type { MessageSender, SendOptions, SendResult } from './message-sender.js';
 import { DeliveryScheduler, type DeliveryObserver } from './scheduler.js';
 
@@ -25,78 +25,6 @@ function makeConfig(overrides: { maxConnections?: number; rate?: { messages: num
     ],
     delivery: { retryDelaysSeconds: [60, 300], maxQueueLifetimeHours: 120, throttleBackoffSeconds: [30, 60], holdRetrySeconds: 300 },
   });
-}
-
-/** The spool as delivery sees it, in memory, with real .eml files for DSN headers. */
-class MemoryStore implements DeliveryStore {
-  readonly records = new Map<string, QueueRecord>();
-  readonly updates: QueueRecord[] = [];
-  readonly removed: string[] = [];
-  readonly failed: QueueRecord[] = [];
-  readonly enqueued: Array<{ raw: Buffer; fields: EnqueueFields; record: QueueRecord }> = [];
-  private next = 0;
-
-  constructor(
-    readonly dir: string,
-    private readonly clock: ManualClock,
-  ) {}
-
-  async add(id: string, recipients: string[], options: { kind?: QueueRecord['kind']; receivedAt?: number; subject?: string } = {}): Promise<QueueRecord> {
-    const at = new Date(options.receivedAt ?? this.clock.now()).toISOString();
-    const record: QueueRecord = {
-      version: QUEUE_RECORD_VERSION,
-      id,
-      kind: options.kind ?? 'message',
-      account: 'sage',
-      receivedAt: at,
-      client: { address: '127.0.0.1' },
-      mailFrom: 'accounts@contoso.com',
-      size: 100,
-      recipients: recipients.map((address) => ({ address, status: 'pending' })),
-      attempts: 0,
-      nextAttemptAt: at,
-    };
-    await writeFile(this.messagePath(id), `From: accounts@contoso.com\r\nSubject: ${options.subject ?? 'Invoice 42'}\r\n\r\nbody\r\n`);
-    this.records.set(id, record);
-    return record;
-  }
-
-  async update(record: QueueRecord): Promise<void> {
-    this.updates.push(structuredClone(record));
-    this.records.set(record.id, structuredClone(record));
-  }
-  async remove(id: string): Promise<void> {
-    this.removed.push(id);
-    this.records.delete(id);
-  }
-  async moveToFailed(record: QueueRecord): Promise<void> {
-    this.failed.push(structuredClone(record));
-    this.records.delete(record.id);
-  }
-  messagePath(id: string): string {
-    return join(this.dir, `${id}.eml`);
-  }
-  async enqueueBuffer(raw: Buffer, fields: EnqueueFields): Promise<QueueRecord> {
-    const id = `dsn${(this.next += 1)}`;
-    await writeFile(this.messagePath(id), raw);
-    const at = new Date(this.clock.now()).toISOString();
-    const record: QueueRecord = {
-      version: QUEUE_RECORD_VERSION,
-      id,
-      kind: fields.kind,
-      account: fields.account,
-      receivedAt: at,
-      client: { ...fields.client },
-      mailFrom: fields.mailFrom,
-      size: raw.length,
-      recipients: fields.recipients.map((address) => ({ address, status: 'pending' })),
-      attempts: 0,
-      nextAttemptAt: at,
-    };
-    this.enqueued.push({ raw, fields, record });
-    this.records.set(id, record);
-    return record;
-  }
 }
 
 interface Call {
@@ -245,6 +173,30 @@ describe('DeliveryScheduler', () => {
     expect(store.enqueued).toHaveLength(1);
   });
 
+  it.each([
+    ['at DATA, under 5.2.252', { code: 554, text: '554 5.2.252 SendAsDeniedException.Mapi.ExRpcException', errorCode: 'EMESSAGE' }],
+    ['at DATA, as STOREDRV', { code: 554, text: '554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message.', errorCode: 'EMESSAGE' }],
+    ['at MAIL FROM, as 5.7.60', { code: 550, text: '550 5.7.60 SMTP; Client does not have permissions to send as this sender', errorCode: 'EENVELOPE' }],
+  ])('SendAsDenied %s fails the message once with one DSN, and the account goes on at once', async (_shape, reply) => {
+    const sender = new ScriptedSender((call) => (call.id === 'denied' ? { kind: 'failed', reply } : accept(call)));
+    const s = startScheduler(sender, makeConfig({ maxConnections: 1 }));
+    const denied = await store.add('denied', ['a@fabrikam.com']);
+    const good = await Promise.all([1, 2, 3, 4, 5].map((n) => store.add(`good${n}`, ['b@fabrikam.com'], { receivedAt: clock.now() + n })));
+    s.start([denied, ...good]);
+    for (let step = 0; step < 5; step += 1) {
+      await clock.advance(10);
+      await s.idle();
+    }
+    // Tried once, failed once, one DSN; the five behind it went without waiting (no pause).
+    expect(sender.calls.filter((c) => c.id === 'denied')).toHaveLength(1);
+    expect(store.failed.map((r) => r.id)).toEqual(['denied']);
+    expect(store.failed[0]?.recipients[0]?.lastReply).toMatchObject({ condition: 'send-as-denied', code: reply.code });
+    expect(store.enqueued.filter((e) => e.fields.kind === 'dsn')).toHaveLength(1);
+    expect(store.removed).toEqual(expect.arrayContaining(['good1', 'good2', 'good3', 'good4', 'good5']));
+    expect(sender.calls.map((c) => c.id).slice(0, 6)).toEqual(['denied', 'good1', 'good2', 'good3', 'good4', 'good5']);
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'active', lastError: { condition: 'send-as-denied', id: 'denied' } });
+  });
+
   it('never bounces an administrator notice that fails either', async () => {
     const refused: SendResult = { kind: 'failed', reply: { code: 550, text: '550 5.1.10 RESOLVER.ADR.RecipientNotFound', errorCode: 'EENVELOPE' } };
     const sender = new ScriptedSender(() => refused);
@@ -279,6 +231,25 @@ describe('DeliveryScheduler', () => {
     await clock.advance(0);
     expect(store.removed.sort()).toEqual(['m1', 'm2', 'm3', 'm4']);
     expect(s.snapshot().accounts[0]?.state).toBe('active');
+    expect(store.updates.every((r) => r.attempts === 0)).toBe(true);
+  });
+
+  it('an HTTP upstream that says Retry-After pauses the account exactly that long (the seam for Microsoft Graph)', async () => {
+    const answers: Array<'throttle' | 'accept'> = ['throttle', 'accept'];
+    const sender = new ScriptedSender((call) =>
+      answers.shift() === 'throttle'
+        ? { kind: 'failed', reply: { origin: 'graph', httpStatus: 429, graphCode: 'ApplicationThrottled', text: 'Application is over its MailboxConcurrency limit.', retryAfterSeconds: 17 } }
+        : accept(call),
+    );
+    const s = startScheduler(sender, makeConfig({ maxConnections: 1 }));
+    s.start([await store.add('m1', ['a@fabrikam.com'])]);
+    await clock.advance(0);
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'throttled', condition: 'http-throttled' });
+    await clock.advance(16_999);
+    expect(sender.calls).toHaveLength(1);
+    await clock.advance(1);
+    await s.idle();
+    expect(store.removed).toEqual(['m1']);
     expect(store.updates.every((r) => r.attempts === 0)).toBe(true);
   });
 
@@ -317,7 +288,8 @@ describe('DeliveryScheduler', () => {
       ['m1', true],
     ]);
     const account = s.snapshot().accounts[0];
-    expect(account?.state).toBe('held');
+    // App-only: no person can sign in, an administrator gives the app the mailbox.
+    expect(account?.state).toBe('held-for-admin');
     expect(account?.reason).toContain('535 5.7.3');
     expect(account?.queued).toBe(2);
     expect(store.updates).toEqual([]);
@@ -328,7 +300,7 @@ describe('DeliveryScheduler', () => {
     await clock.advance(1_000);
     expect(sender.calls).toHaveLength(3);
     expect(sender.calls[2]?.options?.forceTokenRefresh).toBe(true);
-    expect(s.snapshot().accounts[0]?.state).toBe('held');
+    expect(s.snapshot().accounts[0]?.state).toBe('held-for-admin');
 
     accepting = true;
     s.release('sage');
@@ -346,7 +318,7 @@ describe('DeliveryScheduler', () => {
     const s = startScheduler(sender);
     s.start([await store.add('m1', ['a@fabrikam.com'])]);
     await clock.advance(0);
-    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'held', queued: 1 });
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'held-for-admin', condition: 'client-secret-invalid', queued: 1 });
     expect(s.snapshot().totals.heldAccounts).toBe(1);
     signedIn = true;
     await clock.advance(300_000);
@@ -363,9 +335,11 @@ describe('DeliveryScheduler', () => {
     s.enqueue(await store.add('m1', ['a@fabrikam.com']));
     await clock.advance(0);
     expect(sender.calls).toEqual([]);
-    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'held', queued: 1, reason: expect.stringContaining('AADSTS700082') });
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'held-for-admin', condition: 'sign-in-again', queued: 1, reason: expect.stringContaining('AADSTS700082') });
 
     s.release('sage');
+    // After a login the error that held the account is no longer shown as the last one.
+    expect(s.snapshot().accounts[0]?.lastError).toBeUndefined();
     await clock.advance(0);
     await s.idle();
     expect(store.removed).toEqual(['m1']);
@@ -378,7 +352,9 @@ describe('DeliveryScheduler', () => {
     const s = startScheduler(sender);
     s.start([await store.add('m1', ['a@fabrikam.com'])]);
     await clock.advance(0);
-    expect(s.snapshot().accounts[0]?.state).toBe('throttled');
+    // Not "throttling": the identity provider is out of reach, and status says so.
+    expect(s.snapshot().accounts[0]).toMatchObject({ state: 'waiting-for-identity-provider', condition: 'identity-provider-unreachable' });
+    expect(s.snapshot().accounts[0]?.doing).toContain('identity provider');
     expect(store.updates).toEqual([]);
     reachable = true;
     await clock.advance(60_000);
@@ -411,11 +387,11 @@ describe('DeliveryScheduler', () => {
     s.start([await store.add('m1', ['a@fabrikam.com']), await store.add('m2', ['b@fabrikam.com'])]);
     await clock.advance(0);
     expect(sender.calls).toHaveLength(2);
-    expect(s.retryNow('m1')).toBe(true);
+    expect(s.retryNow('m1')).toEqual({ at: new Date(clock.now()).toISOString() });
     await clock.advance(0);
     expect(sender.calls.map((c) => c.id)).toEqual(['m1', 'm2', 'm1']);
     expect(s.forget('m2')).toBe(true);
-    expect(s.retryNow('m2')).toBe(false);
+    expect(s.retryNow('m2')).toBeUndefined();
     expect(s.snapshot().accounts[0]?.queued).toBe(1);
   });
 

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { Config } from '../core/config.js';
 
-/** STARTTLS to a verified certificate, TLS 1.2 or later (M365.md), with an optional extra CA. */
+/** STARTTLS to a verified certificate, TLS 1.2 or later (RFC 8996; docs/exchange-replies.md), with an optional extra CA. */
 export function upstreamTlsOptions(upstream: Config['upstream']): ConnectionOptions {
   return {
     minVersion: upstream.minTlsVersion,

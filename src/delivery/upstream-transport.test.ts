@@ -29,6 +29,11 @@ class CountingTokens implements TokenProvider {
   failWith: Error | undefined;
   private issued = 0;
 
+  /** Another sign-in (logout, then login as someone else): the provider hands out a new token. */
+  signInAgain(): void {
+    this.issued += 1;
+  }
+
   async getToken(options?: { forceRefresh?: boolean }): Promise<AccessToken> {
     this.requests.push({ forceRefresh: options?.forceRefresh === true });
     if (this.failWith !== undefined) throw this.failWith;
@@ -160,7 +165,7 @@ describe('UpstreamTransport', () => {
     expect(log.auths.map((a) => a.accessToken)).toEqual(['tok-1', 'tok-2']);
   });
 
-  it("reports Exchange's 535 5.7.3 as a reply the table maps to reauthenticate, and forces a refresh when asked", async () => {
+  it("reports Exchange's 535 5.7.3 as a reply the catalogue holds the account for after one new token, and forces a refresh when asked", async () => {
     acceptedToken = 'never';
     authReply = 'exchange-535';
     const tokens = new CountingTokens();
@@ -169,12 +174,27 @@ describe('UpstreamTransport', () => {
     expect(refused.kind).toBe('failed');
     if (refused.kind !== 'failed') return;
     expect(refused.reply.code).toBe(535);
-    expect(classifyReply(refused.reply)).toMatchObject({ action: 'reauthenticate', refreshTokenFirst: true });
+    expect(classifyReply(refused.reply)).toMatchObject({ action: 'keep', event: 'sign-in-refused', refreshTokenFirst: true });
 
     acceptedToken = 'tok-2';
     const retried = await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'], { forceTokenRefresh: true });
     expect(retried.kind).toBe('sent');
     expect(tokens.requests.at(-1)).toEqual({ forceRefresh: true });
+  });
+
+  it('after a new sign-in the next message goes out with the new token, not over a connection authenticated with the old one', async () => {
+    const tokens = new CountingTokens();
+    const sender = makeTransport(tokens);
+    acceptedToken = 'tok-1';
+    expect((await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'])).kind).toBe('sent');
+    tokens.signInAgain();
+    acceptedToken = 'tok-2';
+    expect((await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'])).kind).toBe('sent');
+    expect(log.auths.map((a) => a.accessToken)).toEqual(['tok-1', 'tok-2']);
+    expect(log.messages).toHaveLength(2);
+    // The same token again: the pooled connection is reused, no new AUTH.
+    expect((await sender.send(record(['a@fabrikam.com']), ['a@fabrikam.com'])).kind).toBe('sent');
+    expect(log.auths).toHaveLength(2);
   });
 
   it('returns accepted and rejected recipients with their own replies', async () => {
@@ -205,7 +225,8 @@ describe('UpstreamTransport', () => {
     expect(result.reply.code).toBeUndefined();
     expect(result.reply.errorCode).toBe('ETLS');
     expect(result.reply.text).toContain('certificate');
-    expect(classifyReply(result.reply).action).toBe('defer');
+    // Never a bounce: the message stays, the account waits (and is held after a few tries).
+    expect(classifyReply(result.reply)).toMatchObject({ action: 'keep', event: 'tls-failed' });
     expect(log.auths).toEqual([]);
     expect(tokens.requests).toEqual([]);
   });

@@ -6,7 +6,7 @@
  * the server refused the previous token, lib xoauth2 getToken(renew)).
  *
  * Exchange Online: smtp.office365.com:587, STARTTLS, TLS 1.2+, AUTH XOAUTH2 with
- * user=<mailbox> (M365.md, "SMTP submission with OAuth").
+ * user=<mailbox> (https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth).
  */
 import { createReadStream } from 'node:fs';
 import nodemailer from 'nodemailer';
@@ -16,10 +16,10 @@ import { SignInRequiredError, type TokenProvider } from '../core/token.js';
 import type { MessageSender, RejectedRecipient, SendOptions, SendResult, UpstreamReply } from './message-sender.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
 
-/** A large message on a slow uplink may take minutes between writes; Exchange allows 35 MB. */
 /** Node/OpenSSL certificate and handshake error codes (DEPTH_ZERO_SELF_SIGNED_CERT, ERR_TLS_CERT_ALTNAME_INVALID, ...). */
 const TLS_ERROR_CODE = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_/;
 
+/** A large message on a slow uplink may take minutes between writes; Exchange allows 35 MB. */
 const SOCKET_TIMEOUT_MS = 5 * 60 * 1000;
 
 export interface UpstreamTransportOptions {
@@ -43,21 +43,29 @@ interface NodemailerFailure extends Error {
 }
 
 export class UpstreamTransport implements MessageSender {
-  private readonly transporter;
+  private readonly options: UpstreamTransportOptions;
+  private transporter;
   private readonly tokens: TokenProvider;
+  /** The token the pool's connections authenticated with (never logged). */
+  private connectedWith: string | undefined;
   private readonly messagePath: (id: string) => string;
   /** Errors thrown by the token provider, so they are told apart from SMTP failures. */
   private readonly tokenErrors = new WeakSet<object>();
   private forceNextRefresh = false;
 
   constructor(options: UpstreamTransportOptions) {
-    const { upstream, account } = options;
+    this.options = options;
     this.tokens = options.tokens;
     this.messagePath = options.messagePath;
+    this.transporter = this.createTransporter();
+  }
+
+  private createTransporter() {
+    const { upstream, account } = this.options;
     const timeoutMs = upstream.connectionTimeoutSeconds * 1000;
-    this.transporter = nodemailer.createTransport({
+    const transporter = nodemailer.createTransport({
       pool: true,
-      // Exchange Online: 3 concurrent connections per mailbox (M365.md, "limits").
+      // Exchange Online: 3 concurrent connections per mailbox (Exchange Online limits).
       maxConnections: account.maxConnections,
       // The scheduler owns retries: a requeued half-read stream would send a truncated message.
       maxRequeues: 0,
@@ -68,7 +76,7 @@ export class UpstreamTransport implements MessageSender {
       requireTLS: true,
       tls: upstreamTlsOptions(upstream),
       auth: { type: 'OAuth2', user: account.mailbox },
-      ...(options.clientName === undefined ? {} : { name: options.clientName }),
+      ...(this.options.clientName === undefined ? {} : { name: this.options.clientName }),
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,
       socketTimeout: SOCKET_TIMEOUT_MS,
@@ -76,11 +84,12 @@ export class UpstreamTransport implements MessageSender {
       logger: false,
       debug: false,
     });
-    this.transporter.set('oauth2_provision_cb', (_user, renew, callback) => {
+    transporter.set('oauth2_provision_cb', (_user, renew, callback) => {
       const forceRefresh = renew || this.forceNextRefresh;
       this.tokens.getToken({ forceRefresh }).then(
         (token) => {
           if (forceRefresh) this.forceNextRefresh = false;
+          this.connectedWith = token.token;
           callback(null, token.token, token.expiresAt);
         },
         (error: unknown) => {
@@ -90,10 +99,41 @@ export class UpstreamTransport implements MessageSender {
         },
       );
     });
+    return transporter;
+  }
+
+  /**
+   * Pooled connections stay authenticated with the token they opened with. When the provider
+   * now hands out another one (refreshed near expiry, or a new sign-in), the pool is replaced:
+   * its connections finish what they send and close, and the next message opens a connection
+   * with the new token.
+   */
+  private async renewPoolIfTokenChanged(): Promise<void> {
+    if (this.connectedWith === undefined) return;
+    const current = await this.tokens.getToken();
+    if (current.token === this.connectedWith) return;
+    this.replacePool();
+  }
+
+  private replacePool(): void {
+    this.transporter.close();
+    this.connectedWith = undefined;
+    this.transporter = this.createTransporter();
   }
 
   async send(record: QueueRecord, recipients: string[], options: SendOptions = {}): Promise<SendResult> {
-    if (options.forceTokenRefresh === true) this.forceNextRefresh = true;
+    try {
+      if (options.forceTokenRefresh === true) {
+        // After a 535: new connections redeem a new token first.
+        this.forceNextRefresh = true;
+        if (this.connectedWith !== undefined) this.replacePool();
+      } else {
+        await this.renewPoolIfTokenChanged();
+      }
+    } catch (error) {
+      if (error instanceof Error) this.tokenErrors.add(error);
+      return this.describeFailure(error);
+    }
     const raw = createReadStream(this.messagePath(record.id));
     try {
       // RFC 6152: 8-bit data must go out as BODY=8BITMIME, and the spool does not record how the

@@ -11,7 +11,9 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
+import type { DeliveryObserver } from '../core/delivery-contracts.js';
 import type { QueueRecord } from '../core/queue-record.js';
+import type { TokenRequestOutcome } from '../core/token.js';
 import type { SignInState } from '../core/sign-in-state.js';
 
 export type QueueDepthState = 'waiting' | 'deferred' | 'held';
@@ -35,15 +37,9 @@ export interface RelayMetricsOptions {
   readonly defaultMetrics?: boolean;
 }
 
-/** What the delivery scheduler reports (it satisfies this structurally through its `observer` option). */
-export interface DeliveryObserver {
-  delivered(record: QueueRecord, now: number): void;
-  deferred(record: QueueRecord, reason: string): void;
-  failed(record: QueueRecord, reason: string): void;
-}
-
-/** Outcome of one request to the identity provider, as a token provider reports it. */
-export type TokenRequestOutcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
+// The cross-part contracts are declared once, in src/core.
+export type { DeliveryObserver } from '../core/delivery-contracts.js';
+export type { TokenRequestOutcome } from '../core/token.js';
 
 /**
  * From acceptance to delivery: seconds for a healthy relay, minutes while throttled, hours while

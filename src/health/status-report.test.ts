@@ -120,10 +120,49 @@ describe('buildStatusReport', () => {
     expect(never.accounts[0]?.state).toBe('sign-in-required');
     expect(never.status).toBe('critical');
 
-    const held = build({ daemon: live([{ account: 'sage', state: 'held', reason: 'SMTP AUTH is disabled (5.7.139)', since: '2026-06-01T11:00:00.000Z' }]), queued: [record('q1', 'sage', 0, 1000)] });
-    expect(held.accounts[0]).toMatchObject({ state: 'sign-in-required', delivery: { state: 'held', reason: 'SMTP AUTH is disabled (5.7.139)' } });
+    // An app-only account held on 5.7.139: an administrator must act, not a sign-in; the fix is the catalogue's.
+    const held = build({
+      daemon: live([{ account: 'sage', state: 'held-for-admin', condition: 'smtp-auth-disabled', reason: 'SMTP AUTH is disabled (5.7.139)', since: '2026-06-01T11:00:00.000Z', doing: 'held until an administrator acts: SMTP AUTH is disabled (5.7.139)', next: 'one message is tried at 2026-06-01T12:05:00.000Z to see whether it was fixed' }]),
+      queued: [record('q1', 'sage', 0, 1000)],
+    });
+    expect(held.accounts[0]).toMatchObject({ state: 'admin-action-required', delivery: { state: 'held-for-admin', condition: 'smtp-auth-disabled' } });
+    expect(held.problems[0]?.text).toBe('sage: held until an administrator acts: SMTP AUTH is disabled (5.7.139) (since 2026-06-01T11:00:00.000Z); one message is tried at 2026-06-01T12:05:00.000Z to see whether it was fixed.');
+    expect(held.problems[0]?.nextStep).toContain('Set-CASMailbox -Identity sage@contoso.example -SmtpClientAuthenticationDisabled $false');
     expect(held.queue.held).toBe(1);
     expect(held.exitCode).toBe(2);
+  });
+
+  it('an identity-provider outage says so (not throttling), and becomes a WARNING after the configured minutes', () => {
+    const waiting = (sinceAgoMs: number, state: 'waiting-for-identity-provider' | 'waiting-for-upstream') =>
+      live([{ account: 'sage', state, condition: state === 'waiting-for-upstream' ? 'network-error' : 'identity-provider-unreachable', since: new Date(NOW - sinceAgoMs).toISOString(), doing: state === 'waiting-for-upstream' ? 'Microsoft 365 cannot be reached: x' : 'the identity provider (Microsoft Entra) cannot be reached, so no token: fetch failed', next: 'a token is asked for again at 2026-06-01T12:01:00.000Z' }]);
+    const config = { accounts: [appOnly()], alerts: { thresholdsDays: [14] }, delivery: { upstreamOutageWarningMinutes: 3 } };
+    const early = build({ config, daemon: waiting(60_000, 'waiting-for-identity-provider') });
+    expect(early.status).toBe('ok');
+    expect(formatStatusText(early)).toContain('the identity provider (Microsoft Entra) cannot be reached');
+    expect(formatStatusText(early)).not.toMatch(/throttl/i);
+    const late = build({ config, daemon: waiting(4 * 60_000, 'waiting-for-identity-provider') });
+    expect(late.status).toBe('warning');
+    expect(late.problems[0]?.text).toContain('identity provider (Microsoft Entra) cannot be reached');
+    expect(late.problems[0]?.text).not.toMatch(/throttl/i);
+    const outage = build({ config, daemon: waiting(4 * 60_000, 'waiting-for-upstream') });
+    expect(outage.status).toBe('warning');
+    expect(outage.problems[0]?.nextStep).toContain('Cannot reach');
+  });
+
+  it('a dead secret or sign-in shows no days left', () => {
+    const secret = build({
+      accounts: [appOnly({ clientSecretExpiresOn: '2026-12-01' })],
+      daemon: live([{ account: 'sage', state: 'held-for-admin', condition: 'client-secret-invalid', reason: 'The client secret is wrong, expired or missing.' }]),
+    });
+    expect(secret.accounts[0]?.clientSecretDaysLeft).toBeUndefined();
+    expect(formatStatusText(secret)).not.toMatch(/days? left/);
+    const signIn = build({
+      accounts: [delegated],
+      signInStates: [{ version: 1, account: 'scan', method: 'delegated', status: 'sign-in-required', refreshTokenExpiresAt: new Date(NOW + 80 * DAY).toISOString(), lastRefreshError: { at: 'x', error: 'invalid_grant', aadsts: 'AADSTS700082', message: 'The refresh token expired.' } }],
+    });
+    expect(signIn.accounts[0]?.refreshTokenDaysLeft).toBeUndefined();
+    const text = formatStatusText(signIn);
+    expect(text).not.toMatch(/days? left|\.\./);
   });
 
   it('throttling is a warning', () => {

@@ -7,36 +7,39 @@
  * (Nagios Plugin Development Guidelines, "Plugin Return Codes"): 0 OK, 1 WARNING, 2 CRITICAL,
  * 3 UNKNOWN.
  *
- * Rules, in the order they are applied:
+ * Rules, in the order they are applied (accounts: src/health/status-accounts.ts):
  * Account state
  *  - `sign-in-required`: its recorded sign-in state says so (invalid_grant, AADSTS70008, ...), a
- *    delegated account never signed in, or the running daemon holds its queue (e.g. 535 5.7.139:
- *    SMTP AUTH disabled). Nothing is sent for it until a person acts.
- *  - `critical`: the predicted refresh-token window (90 days, M365.md) or the client secret
- *    (`clientSecretExpiresOn`) has expired: the next token request will fail.
+ *    delegated account never signed in, or the daemon holds it for sign-in. A person must sign in.
+ *  - `admin-action-required`: the daemon holds it for an administrator (SMTP AUTH disabled,
+ *    permissions, a client secret that is wrong or missing, STARTTLS refused again and again).
+ *  - `critical`: the predicted refresh-token window (90 days, docs/exchange-replies.md) or the
+ *    client secret (`clientSecretExpiresOn`) has expired: the next token request will fail.
  *  - `warning`: days left <= the largest `alerts.thresholdsDays` (14 by default), Exchange
- *    throttles it, or a delegated sign-in is not the account's mailbox.
- *  - else `ok`.
+ *    throttles it, Microsoft 365 or the identity provider has been out of reach for longer than
+ *    `delivery.upstreamOutageWarningMinutes`, or a delegated sign-in is not the account's mailbox.
+ *  - else `ok`. A dead sign-in or secret shows no "days left".
  * Queue
  *  - waiting: queued records never tried (attempts 0); deferred: tried at least once;
  *  - held: queued records of accounts that are held or sign-in-required (also counted above);
  *  - failed: records in spool/failed; oldest age: from the oldest queued record's receivedAt.
  * Overall
  *  - `unknown` (3): the daemon does not answer AND nothing could be read from disk;
- *  - `critical` (2): the daemon is down (mail is not flowing), an account is sign-in-required or
- *    critical, or a deferred message is older than one hour;
+ *  - `critical` (2): the daemon is down (mail is not flowing), an account is sign-in-required,
+ *    admin-action-required or critical, or a deferred message is older than one hour;
  *  - `warning` (1): an account warning, a standing warning (e.g. a key kept in a file), or
  *    messages in spool/failed;
  *  - else `ok` (0).
  */
 import { z } from 'zod';
 import type { AccountConfig } from '../core/config.js';
+import { ACCOUNT_STATES, isHeldState, type AccountState } from '../core/delivery-contracts.js';
+import { oneLine, parseTime, reportAccount } from './status-accounts.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { SignInState } from '../core/sign-in-state.js';
 
 export const STATUS_SCHEMA_VERSION = 1;
 
-const DAY_MS = 24 * 3600_000;
 /** A message deferred for longer than this means mail is not flowing (the issue's "older than an hour"). */
 export const STALE_DEFERRED_MS = 3600_000;
 
@@ -47,7 +50,9 @@ const accountReportSchema = z.object({
   name: z.string(),
   method: z.enum(['client-credentials', 'delegated']),
   mailbox: z.string(),
-  state: z.enum(['ok', 'warning', 'critical', 'sign-in-required']),
+  state: z
+    .enum(['ok', 'warning', 'critical', 'sign-in-required', 'admin-action-required'])
+    .describe('sign-in-required: a person must sign in; admin-action-required: an administrator must fix the tenant, the app or the network.'),
   signedInAs: z.string().optional().describe('Delegated: the user who signed in.'),
   mailboxMatches: z.boolean().optional().describe('Delegated: whether that user is the mailbox.'),
   accessTokenExpiresAt: isoTime.optional(),
@@ -61,11 +66,19 @@ const accountReportSchema = z.object({
     .optional()
     .describe('Delegated: the refresh that keeps the 90-day window sliding.'),
   delivery: z
-    .object({ state: z.enum(['active', 'throttled', 'held']), reason: z.string().optional(), since: isoTime.optional() })
+    .object({
+      state: z.enum(ACCOUNT_STATES),
+      reason: z.string().optional(),
+      condition: z.string().optional().describe('The catalogue condition (docs/exchange-replies.md) behind the state.'),
+      since: isoTime.optional(),
+      doing: z.string().optional().describe('What is happening, in one sentence.'),
+      next: z.string().optional().describe('What happens next, and when.'),
+      nextAttemptAt: isoTime.optional(),
+    })
     .optional()
     .describe('What the running daemon does for this account (absent when it is down).'),
   lastDelivery: z.object({ at: isoTime, id: z.string() }).optional(),
-  lastError: z.object({ at: isoTime, text: z.string(), meaning: z.string() }).optional(),
+  lastError: z.object({ at: isoTime, text: z.string(), condition: z.string().optional(), meaning: z.string() }).optional(),
 });
 export type AccountReport = z.infer<typeof accountReportSchema>;
 
@@ -122,11 +135,15 @@ export interface LiveStatus {
   readonly delivery: {
     readonly accounts: ReadonlyArray<{
       readonly account: string;
-      readonly state: 'active' | 'throttled' | 'held';
+      readonly state: AccountState;
       readonly reason?: string | undefined;
+      readonly condition?: string | undefined;
+      readonly doing?: string | undefined;
+      readonly next?: string | undefined;
+      readonly nextAttemptAt?: string | undefined;
       readonly since?: string | undefined;
       readonly lastDelivery?: { readonly at: string; readonly id: string } | undefined;
-      readonly lastError?: { readonly at: string; readonly text: string } | undefined;
+      readonly lastError?: { readonly at: string; readonly text: string; readonly condition?: string | undefined } | undefined;
     }>;
   };
   readonly warnings: readonly string[];
@@ -141,6 +158,10 @@ export interface StatusReportInput {
   readonly config: {
     readonly accounts: readonly StatusAccount[];
     readonly alerts: { readonly thresholdsDays: readonly number[] };
+    /** When an outage of Microsoft 365 or of the identity provider becomes a WARNING. */
+    readonly delivery?: { readonly upstreamOutageWarningMinutes: number } | undefined;
+    /** For the fix texts ({host}, {port}). */
+    readonly upstream?: { readonly host?: string | undefined; readonly port: number } | undefined;
   };
   /** The daemon's own status; undefined when it does not run (or did not answer). */
   readonly daemon?: LiveStatus | undefined;
@@ -236,116 +257,10 @@ function reportDaemon(daemon: LiveStatus | undefined): StatusReport['daemon'] {
   };
 }
 
-function reportAccount(account: StatusAccount, input: StatusReportInput, problems: StatusProblem[]): AccountReport {
-  const { now } = input;
-  const state = input.signInStates?.find((candidate) => candidate.account === account.name);
-  const live = input.daemon?.delivery.accounts.find((candidate) => candidate.account === account.name);
-  const keepAlive = input.daemon?.signIn?.find((candidate) => candidate.account === account.name)?.keepAlive;
-  const auth = account.auth;
-
-  const refreshExpiresAt = auth.method === 'delegated' ? parseTime(state?.refreshTokenExpiresAt) : undefined;
-  const secretExpiresAt = auth.method === 'client-credentials' && auth.clientSecretExpiresOn !== undefined
-    // A date only: count from its start (UTC), as the alerts do, so we warn early rather than late.
-    ? parseTime(`${auth.clientSecretExpiresOn}T00:00:00Z`)
-    : undefined;
-  const maxThresholdDays = Math.max(0, ...input.config.alerts.thresholdsDays);
-
-  const found: StatusProblem[] = [];
-  const signInStep = auth.method === 'delegated'
-    ? `run \`smtp-oauth-relay login --account ${account.name}\``
-    : `fix the app registration named in the reason, then \`smtp-oauth-relay secret set --account ${account.name}\` if the secret changed`;
-
-  // sign-in-required: a person must act before anything is sent.
-  const neverSignedIn = state?.status === 'never-signed-in' && auth.method === 'delegated';
-  if (neverSignedIn) {
-    found.push({ level: 'critical', account: account.name, text: `${account.name}: has never signed in; its mail is held.`, nextStep: signInStep });
-  } else if (state?.status === 'sign-in-required') {
-    const failure = state.lastRefreshError;
-    const why = failure === undefined ? '' : ` (${failure.aadsts ?? failure.error}: ${failure.message})`;
-    found.push({ level: 'critical', account: account.name, text: `${account.name}: sign-in required${why}; its mail is held.`, nextStep: signInStep });
-  } else if (live?.state === 'held') {
-    found.push({ level: 'critical', account: account.name, text: `${account.name}: delivery is held: ${live.reason ?? 'the relay cannot sign in'}.`, nextStep: heldStep(account, live.reason) });
-  }
-  const signInRequired = found.length > 0;
-
-  if (refreshExpiresAt !== undefined && !signInRequired) {
-    found.push(...expiryProblem(account.name, 'sign-in (refresh-token window)', refreshExpiresAt, now, maxThresholdDays, `run \`smtp-oauth-relay login --account ${account.name}\` and check why the keep-alive refresh fails`));
-  }
-  if (secretExpiresAt !== undefined) {
-    found.push(
-      ...expiryProblem(
-        account.name,
-        'client secret',
-        secretExpiresAt,
-        now,
-        maxThresholdDays,
-        `create a new client secret in Entra, store it with \`smtp-oauth-relay secret set --account ${account.name}\` and update clientSecretExpiresOn`,
-      ),
-    );
-  }
-  if (live?.state === 'throttled') {
-    found.push({
-      level: 'warning',
-      account: account.name,
-      text: `${account.name}: Exchange is throttling this mailbox: ${live.reason ?? 'delivery is paused'}.`,
-      nextStep: 'nothing at once: the relay slows down by itself; if it lasts, look for other programs sending as this mailbox',
-    });
-  }
-  if (auth.method === 'delegated' && state?.mailboxMatches === false) {
-    found.push({
-      level: 'warning',
-      account: account.name,
-      text: `${account.name}: signed in as ${state.signedInAs ?? 'another user'}, not as the mailbox ${account.mailbox}; Exchange may refuse to send as it.`,
-      nextStep: `run \`smtp-oauth-relay login --account ${account.name}\` and sign in as ${account.mailbox}`,
-    });
-  }
-  problems.push(...found);
-
-  return {
-    name: account.name,
-    method: auth.method,
-    mailbox: account.mailbox,
-    state: accountState(signInRequired, found),
-    ...defined('signedInAs', state?.signedInAs),
-    ...defined('mailboxMatches', state?.mailboxMatches),
-    ...defined('accessTokenExpiresAt', state?.accessTokenExpiresAt),
-    ...defined('lastRefreshAt', state?.lastRefreshAt),
-    ...(refreshExpiresAt === undefined ? {} : { refreshTokenExpiresAt: new Date(refreshExpiresAt).toISOString(), refreshTokenDaysLeft: daysLeft(refreshExpiresAt, now) }),
-    ...(auth.method === 'client-credentials' && auth.clientSecretExpiresOn !== undefined ? { clientSecretExpiresOn: auth.clientSecretExpiresOn } : {}),
-    ...(secretExpiresAt === undefined ? {} : { clientSecretDaysLeft: daysLeft(secretExpiresAt, now) }),
-    ...(auth.method === 'delegated' ? { keepAlive: { everyHours: auth.keepAliveHours, ...defined('nextRunAt', keepAlive?.nextRunAt) } } : {}),
-    ...(live === undefined ? {} : { delivery: { state: live.state, ...defined('reason', live.reason), ...defined('since', live.since) } }),
-    ...(live?.lastDelivery === undefined ? {} : { lastDelivery: { at: live.lastDelivery.at, id: live.lastDelivery.id } }),
-    ...(live?.lastError === undefined ? {} : { lastError: { at: live.lastError.at, text: live.lastError.text, meaning: meaning(input, live.lastError.text) } }),
-  };
-}
-
-function heldStep(account: StatusAccount, reason: string | undefined): string {
-  // The reason carries the delivery table's sentence (e.g. 5.7.139: SMTP AUTH disabled for the mailbox).
-  if (account.auth.method === 'delegated') return `run \`smtp-oauth-relay login --account ${account.name}\`; if the reason names a tenant setting, fix that first`;
-  return `fix what the reason names (${reason === undefined ? 'the app registration or the mailbox settings' : 'see the reason'}); \`smtp-oauth-relay doctor --account ${account.name}\` shows the exact step`;
-}
-
-function expiryProblem(account: string, what: string, expiresAt: number, now: number, maxThresholdDays: number, nextStep: string): StatusProblem[] {
-  const left = expiresAt - now;
-  const day = new Date(expiresAt).toISOString().slice(0, 10);
-  if (left <= 0) return [{ level: 'critical', account, text: `${account}: the ${what} expired on ${day}; token requests fail.`, nextStep }];
-  if (left > maxThresholdDays * DAY_MS) return [];
-  const days = daysLeft(expiresAt, now);
-  return [{ level: 'warning', account, text: `${account}: the ${what} expires in ${days} day${days === 1 ? '' : 's'} (${day}).`, nextStep }];
-}
-
-function accountState(signInRequired: boolean, found: readonly StatusProblem[]): AccountReport['state'] {
-  if (signInRequired) return 'sign-in-required';
-  if (found.some((p) => p.level === 'critical')) return 'critical';
-  if (found.length > 0) return 'warning';
-  return 'ok';
-}
-
 function reportQueue(input: StatusReportInput, accounts: readonly AccountReport[], problems: StatusProblem[]): StatusReport['queue'] {
   const queued = input.queued ?? [];
   const failed = input.failed ?? [];
-  const heldAccounts = new Set(accounts.filter((a) => a.state === 'sign-in-required' || a.delivery?.state === 'held').map((a) => a.name));
+  const heldAccounts = new Set(accounts.filter((a) => a.state === 'sign-in-required' || a.state === 'admin-action-required' || (a.delivery !== undefined && isHeldState(a.delivery.state))).map((a) => a.name));
   const deferred = queued.filter((record) => record.attempts > 0);
   const oldest = Math.min(...queued.map((record) => parseTime(record.receivedAt) ?? input.now));
 
@@ -388,37 +303,7 @@ function summarize(status: StatusLevel, daemon: LiveStatus | undefined, accounts
   return `${head}: ${running}, ${ok} of ${accounts.length} account${accounts.length === 1 ? '' : 's'} ok, ${waiting === 0 ? 'queue empty' : `${waiting} queued`}`;
 }
 
-function meaning(input: StatusReportInput, text: string): string {
-  const found = input.meaningOf?.(text);
-  return found ?? firstSentence(text);
-}
-
-function firstSentence(text: string): string {
-  const line = oneLine(text);
-  const end = line.search(/\.(\s|$)/);
-  return end === -1 ? line : line.slice(0, end + 1);
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
-
-/** Rounded up, as the expiry alerts word it ("expires in 5 days" for 4.5). */
-function daysLeft(expiresAt: number, now: number): number {
-  return Math.ceil((expiresAt - now) / DAY_MS);
-}
 
 function rank(problemLevel: StatusProblem['level']): number {
   return problemLevel === 'critical' ? 2 : 1;
-}
-
-function parseTime(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? undefined : time;
-}
-
-/** `{ key: value }` when value is defined: the report never carries explicit undefineds. */
-function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

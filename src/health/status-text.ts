@@ -38,17 +38,28 @@ function accountLines(account: AccountReport): string[] {
   if (account.clientSecretExpiresOn !== undefined) add('client secret expires', `${account.clientSecretExpiresOn} (${days(account.clientSecretDaysLeft)})`);
   if (account.keepAlive !== undefined) add('keep-alive', `every ${account.keepAlive.everyHours} h${account.keepAlive.nextRunAt === undefined ? '' : `, next ${account.keepAlive.nextRunAt}`}`);
   if (account.delivery !== undefined) {
-    const reason = account.delivery.reason === undefined ? '' : `: ${account.delivery.reason}`;
-    add('delivery', `${account.delivery.state}${account.delivery.since === undefined ? '' : ` since ${account.delivery.since}`}${reason}`);
+    // What the state machine says: what is happening, since when, and what happens next.
+    const { state, since, doing, next, reason } = account.delivery;
+    add('delivery', `${state}${since === undefined || state === 'active' ? '' : ` since ${since}`}: ${stop(doing ?? reason ?? state)}`);
+    if (next !== undefined && state !== 'active') add('next', stop(next));
   }
   if (account.lastDelivery !== undefined) add('last delivery', `${account.lastDelivery.at} (${account.lastDelivery.id})`);
-  if (account.lastError !== undefined) add('last error', `${account.lastError.at}: ${account.lastError.text} -- ${account.lastError.meaning}`);
+  if (account.lastError !== undefined) {
+    const { at, text, meaning } = account.lastError;
+    // The meaning only when it adds something: a reason the scheduler worded already carries it.
+    add('last error', `${at}: ${text}${text.includes(stop(meaning)) ? '' : ` -- ${meaning}`}`);
+  }
   return lines;
 }
 
 function queueLines(queue: StatusReport['queue']): string[] {
   const oldest = queue.oldestAgeSeconds === undefined ? '' : `, oldest ${duration(queue.oldestAgeSeconds)}`;
   return [`Queue: ${queue.waiting} waiting, ${queue.deferred} deferred, ${queue.held} held, ${queue.failed} failed${oldest}`];
+}
+
+/** A sentence without its full stop, so that joining never makes "..". */
+function stop(text: string): string {
+  return text.replace(/[.\s]+$/, '');
 }
 
 function days(left: number | undefined): string {

@@ -12,3 +12,4 @@ export {
 export { InvalidRecordError } from './record-file.js';
 export { MessageSourceError } from './message-file.js';
 export { newQueueId, isSafeQueueId } from './queue-id.js';
+export { appendAudit, auditLogPath, type AuditEntry } from './queue-audit.js';

@@ -1,7 +1,7 @@
 /**
  * The `queue list|show|retry|delete` commands, working on the folders directly: used when the
  * daemon is not running, and by the daemon itself for the same commands (Postfix's postqueue
- * model: DESIGN.md, "Models worth reading").
+ * model: postqueue(1), https://www.postfix.org/postqueue.1.html).
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -93,10 +93,10 @@ describe('delegated sign-in, end to end', () => {
   }
 
   /** Runs `login --device-code` and approves the code on the provider's page, as the person would. */
-  async function deviceCodeLogin(f: FaultFixture, configFile: string): Promise<LoginCommand> {
+  async function deviceCodeLogin(f: FaultFixture, configFile: string, user?: string): Promise<LoginCommand> {
     login = new LoginCommand(configFile, ['--device-code']);
     const [, userCode] = await login.waitFor(/enter the code (\S+)/);
-    f.tenant.identity.approveDeviceCode(userCode!);
+    f.tenant.identity.approveDeviceCode(userCode!, user);
     expect(await login.exit).toBe(0);
     return login;
   }
@@ -128,6 +128,28 @@ describe('delegated sign-in, end to end', () => {
     const state = JSON.parse(await readFile(join(f.dataDir, 'state/sign-in/sage.json'), 'utf8')) as Record<string, unknown>;
     expect(state).toMatchObject({ status: 'ok', signedInAs: MOCK_MAILBOX, mailboxMatches: true });
     expect(Date.parse(String(state.refreshTokenExpiresAt)) - Date.parse(String(state.refreshTokenIssuedAt))).toBe(90 * 24 * 3600_000);
+  });
+
+  it('after logout and a login as another user, the next message goes out with the new token, not over a pooled connection with the old one', async () => {
+    const { fixture: f, overrides } = await setUp();
+    const relay = await f.startRelay(overrides);
+    await relay.waitForLog((line) => line.msg.startsWith('account held'));
+    await deviceCodeLogin(f, relay.configFile);
+    const client = await LegacyClient.connect(relay.port);
+    const first = await client.send('before-logout');
+    await relay.waitForLog((line) => line.msg === 'message delivered' && line.id === first);
+
+    const logout = spawn(process.execPath, [RELAY_CLI, 'logout', '--account', 'sage', '--config', relay.configFile], { stdio: 'ignore' });
+    expect(await new Promise((resolve) => logout.once('exit', resolve))).toBe(0);
+    await deviceCodeLogin(f, relay.configFile, MOCK_SEND_AS);
+    const second = await client.send('after-login-as-another');
+    await client.quit();
+    await relay.waitForLog((line) => line.msg === 'message delivered' && line.id === second);
+
+    const sent = (tag: string) => f.tenant.upstream.messages.find((message) => messageIdOf(message) === messageIdFor(tag));
+    expect(sent('before-logout')?.claims).toMatchObject({ preferred_username: MOCK_MAILBOX });
+    expect(sent('after-login-as-another')?.claims).toMatchObject({ preferred_username: MOCK_SEND_AS });
+    expect(sent('after-login-as-another')?.token).not.toBe(sent('before-logout')?.token);
   });
 
   it('login without a daemon (PKCE, the printed address followed like a browser); the relay then sends with it, and no token is in any file', async () => {

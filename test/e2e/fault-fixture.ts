@@ -28,7 +28,7 @@ export const SENDER = MOCK_SEND_AS;
 export const RECIPIENT = 'customer@fabrikam.example';
 
 /** Short delays so retries, pauses and probes happen within a test (all schema values must be positive). */
-export const FAST_DELIVERY = { retryDelaysSeconds: [1], throttleBackoffSeconds: [1], holdRetrySeconds: 1 };
+export const FAST_DELIVERY = { retryDelaysSeconds: [1], throttleBackoffSeconds: [1], holdRetrySeconds: 1, upstreamRetrySeconds: 1, identityRetrySeconds: 1 };
 
 export class FaultFixture {
   private relays: RelayProcess[] = [];

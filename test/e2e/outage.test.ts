@@ -11,10 +11,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXCHANGE_REPLIES, MOCK_MAILBOX, type ReceivedMessage, type ScriptPhase, type SmtpReply } from '../mock-tenant/index.js';
-import type { RelayProcess } from '../support/relay-process.js';
+import { RELAY_CLI, type RelayProcess } from '../support/relay-process.js';
+import { runProcess } from '../support/run-process.js';
 import { busiestWindow, FaultFixture, LegacyClient, messageIdFor, messageIdOf, sendBatch, SENDER, waitUntil } from './fault-fixture.js';
 
-const HELD = 'account held: nothing is sent until sign-in works again; messages stay queued';
+/** App-only: whatever refuses its credentials, an administrator fixes (src/delivery/account-events.ts). */
+const HELD = 'account held: an administrator must act before anything is sent; messages stay queued';
 const PROBE = 'held account: trying one message to see whether sign-in works again';
 
 const isDsn = (message: ReceivedMessage): boolean => /multipart\/report/i.test(message.raw.toString('latin1'));
@@ -42,15 +44,24 @@ describe('upstream outages and refusals', () => {
     fixture = await FaultFixture.create();
     const { upstream } = fixture.tenant;
     await upstream.down();
-    const relay = await fixture.startRelay();
+    // An outage becomes a WARNING after upstreamOutageWarningMinutes (here 3 s).
+    const relay = await fixture.startRelay({ delivery: { upstreamOutageWarningMinutes: 0.05 } });
 
     const tags = tagsFor('outage', 5);
     // LegacyClient.send fails unless the reply is 250.
     const ids = [...(await sendBatch(relay.port, tags, 1)).values()];
-    await waitUntil('a failed attempt for every message', () => ids.every((id) => relay.linesWith('delivery deferred').some((line) => line.id === id)));
+    // The account waits for Microsoft 365 between tries instead of burning every message's attempts.
+    await relay.waitForLog((line) => line.state === 'waiting-for-upstream' && line.condition === 'network-error');
     const waiting = await fixture.queueList(relay);
     expect(waiting.map((entry) => entry.id).sort()).toEqual([...ids].sort());
-    expect(waiting.every((entry) => entry.attempts >= 1)).toBe(true);
+    expect(waiting.some((entry) => entry.attempts >= 1)).toBe(true);
+    type Report = { status: string; problems: Array<{ text: string }> };
+    const statusNow = async (): Promise<Report> =>
+      JSON.parse((await runProcess(process.execPath, [RELAY_CLI, 'status', '--config', relay.configFile, '--json'], { timeoutMs: 30_000 })).stdout) as Report;
+    let report = await statusNow();
+    await waitUntil('status WARNING for the outage', async () => (report = await statusNow()).status === 'warning');
+    expect(report.problems.some((problem) => problem.text.includes('Microsoft 365 cannot be reached'))).toBe(true);
+    expect(report.problems.some((problem) => /throttl/i.test(problem.text))).toBe(false);
 
     await upstream.up();
     await waitUntil('every message delivered', () => ids.every((id) => deliveredIds(relay).has(id)));
@@ -58,6 +69,31 @@ describe('upstream outages and refusals', () => {
     expect(upstream.messages.some(isDsn)).toBe(false);
     expect(await fixture.queueList(relay)).toEqual([]);
     expect(await fixture.queueList(relay, true)).toEqual([]);
+  });
+
+  it('(1b) identity provider down: status says Entra cannot be reached (never throttling), a WARNING within the configured minutes; all goes once it is back', async () => {
+    fixture = await FaultFixture.create();
+    const { upstream, identity } = fixture.tenant;
+    await identity.down();
+    const relay = await fixture.startRelay({ delivery: { upstreamOutageWarningMinutes: 0.05 } });
+    const tags = tagsFor('idp-down', 2);
+    const ids = [...(await sendBatch(relay.port, tags, 1)).values()];
+    await relay.waitForLog((line) => line.state === 'waiting-for-identity-provider' && line.condition === 'identity-provider-unreachable');
+
+    type Report = { status: string; accounts: Array<{ delivery?: { state: string; doing?: string } }>; problems: Array<{ text: string }> };
+    const statusNow = async (): Promise<Report> =>
+      JSON.parse((await runProcess(process.execPath, [RELAY_CLI, 'status', '--config', relay.configFile, '--json'], { timeoutMs: 30_000 })).stdout) as Report;
+    let report = await statusNow();
+    await waitUntil('status WARNING for the identity provider', async () => (report = await statusNow()).status === 'warning');
+    expect(report.accounts[0]?.delivery).toMatchObject({ state: 'waiting-for-identity-provider', doing: expect.stringContaining('identity provider (Microsoft Entra) cannot be reached') });
+    expect(report.problems.some((problem) => problem.text.includes('identity provider (Microsoft Entra) cannot be reached'))).toBe(true);
+    expect(JSON.stringify(report)).not.toMatch(/throttl/i);
+    // Waiting for a token burns no attempt.
+    expect((await fixture.queueList(relay)).map((entry) => entry.attempts)).toEqual([0, 0]);
+
+    await identity.up();
+    await waitUntil('every message delivered', () => ids.every((id) => deliveredIds(relay).has(id)));
+    expect(upstream.messages.map(messageIdOf).sort()).toEqual(tags.map(messageIdFor));
   });
 
   it('(2a) submission rate throttled (432 4.3.2): all delivered, no DSN, and the relay keeps its own pace and connection limit', async () => {

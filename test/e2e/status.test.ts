@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MOCK_PUBLIC_CLIENT_ID, MOCK_TENANT_ID } from '../mock-tenant/index.js';
-import { RELAY_CLI, REPO_ROOT } from '../support/relay-process.js';
+import { MOCK_CLIENT_ID, MOCK_PUBLIC_CLIENT_ID, MOCK_TENANT_ID } from '../mock-tenant/index.js';
+import { RELAY_CLI, RelayProcess, REPO_ROOT } from '../support/relay-process.js';
 import { runProcess, type ProcessResult } from '../support/run-process.js';
 import { FaultFixture, LegacyClient, RECIPIENT, SENDER, waitUntil } from './fault-fixture.js';
 
@@ -100,6 +100,26 @@ describe('smtp-oauth-relay status', () => {
     expect(text).toContain('next step: create a new client secret in Entra');
   });
 
+  it('an app-only account without a usable client secret: CRITICAL from the start, before any message', async () => {
+    fixture = await FaultFixture.create();
+    const base = fixture.config({ secrets: { keyStore: 'file' } });
+    // No secret in the configuration and none stored with `secret set`: nothing could ever be sent.
+    const config = {
+      ...base,
+      accounts: base.accounts.map((account) => ({ ...account, auth: { method: 'client-credentials' as const, tenantId: MOCK_TENANT_ID, clientId: MOCK_CLIENT_ID } })),
+    };
+    const relay = await RelayProcess.start({ config, dir: fixture.dir });
+    try {
+      await relay.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('account held'));
+      const { report, code } = await statusOf(relay.configFile);
+      expect(code).toBe(2);
+      expect(report.accounts[0]).toMatchObject({ state: 'admin-action-required', delivery: { state: 'held-for-admin' } });
+      expect(report.problems[0]?.nextStep).toContain('secret set --account');
+    } finally {
+      await relay.kill('SIGTERM');
+    }
+  });
+
   it('a delegated account that never signed in: CRITICAL and exit 2, with the login step', async () => {
     fixture = await FaultFixture.create();
     const relay = await fixture.startRelay({
@@ -109,7 +129,7 @@ describe('smtp-oauth-relay status', () => {
 
     const { report, text, code } = await statusOf(relay.configFile);
     expect(code).toBe(2);
-    expect(report.accounts[0]).toMatchObject({ name: 'scan', state: 'sign-in-required', delivery: { state: 'held' } });
+    expect(report.accounts[0]).toMatchObject({ name: 'scan', state: 'sign-in-required', delivery: { state: 'held-for-sign-in' } });
     expect(report.problems[0]).toMatchObject({ level: 'critical' });
     expect(text.split('\n')[0]).toMatch(/^CRITICAL: scan: has never signed in/);
     expect(text).toContain('next step: run `smtp-oauth-relay login --account scan`');

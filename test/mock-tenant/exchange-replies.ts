@@ -1,7 +1,8 @@
 /**
  * Exchange Online's own reply texts for SMTP AUTH submission, for scripting the fake Exchange.
- * Sources: /work/shared/M365.md (learn.microsoft.com "Exchange Online limits", "SMTP AUTH"
- * troubleshooting, NDR reference for 5.7.60, 5.1.10 and 5.2.0), and replies seen in public code.
+ * Every text and its public source is listed in docs/exchange-replies.md (Microsoft Learn:
+ * Exchange Online limits, SMTP AUTH troubleshooting, the NDR reference); the catalogue's test
+ * (src/core/conditions/catalogue.test.ts) classifies each of them.
  * `text` starts with the enhanced status code (RFC 3463), as Exchange sends it.
  */
 export interface SmtpReply {
@@ -27,6 +28,12 @@ export const EXCHANGE_REPLIES = {
     text: '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.',
   },
   sendAsDenied: { code: 550, text: '5.7.60 SMTP; Client does not have permissions to send as this sender' },
+  /** SendAsDenied as the store driver says it at DATA, and under 5.2.252 (docs/exchange-replies.md). */
+  sendAsDeniedStoreDriver: {
+    code: 554,
+    text: '5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message.',
+  },
+  sendAsDeniedRpc: { code: 554, text: '5.2.252 SendAsDeniedException.Mapi.ExRpcException' },
   submissionQuotaExceeded: {
     code: 554,
     text: '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message Cannot submit message.',

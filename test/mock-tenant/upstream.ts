@@ -4,7 +4,7 @@
  * STARTTLS, bearer tokens verified against the identity provider's keys, Exchange's per-mailbox
  * limits (3 concurrent connections, optional message rate), and replies that a test can script.
  *
- * Limits and reply texts: /work/shared/M365.md, "Exchange Online limits and replies".
+ * Limits and reply texts: docs/exchange-replies.md (each with its Microsoft Learn source).
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
@@ -118,8 +118,23 @@ function replyError(reply: SmtpReply): Error {
   return Object.assign(new Error(reply.text), { responseCode: reply.code });
 }
 
+/**
+ * How the fake answers STARTTLS: as Exchange does ("offer"); offered but refused with a 500, as a
+ * firewall doing "ESMTP inspection" does ("refuse"); or not offered at all, as when something
+ * strips it from the EHLO reply ("absent").
+ */
+export type StartTlsMode = 'offer' | 'refuse' | 'absent';
+
+/** The part of smtp-server's connection that STARTTLS scripting replaces (not in its typings). */
+interface StartTlsHandler {
+  handler_STARTTLS(command: Buffer, callback: () => void): void;
+  send(code: number, data?: string): void;
+}
+
 /** smtp-server hard-codes "235 Authentication successful"; Exchange adds the enhanced code. */
 class ExchangeLikeSmtpServer extends SMTPServer {
+  startTls: StartTlsMode = 'offer';
+
   override connect(...args: Parameters<SMTPServer['connect']>): void {
     super.connect(...args);
     const connection = [...this.connections].at(-1);
@@ -127,6 +142,14 @@ class ExchangeLikeSmtpServer extends SMTPServer {
     const send = connection.send.bind(connection);
     connection.send = (code, data, context) =>
       send(code, code === 235 ? EXCHANGE_REPLIES.authenticationSuccessful.text : data, context);
+    const handler = connection as unknown as StartTlsHandler;
+    const upgrade = handler.handler_STARTTLS.bind(connection);
+    handler.handler_STARTTLS = (command, callback) => {
+      if (this.startTls === 'offer') return upgrade(command, callback);
+      // "absent": as smtp-server answers a command it does not know.
+      handler.send(this.startTls === 'refuse' ? 500 : 502, this.startTls === 'refuse' ? '5.5.1 STARTTLS not permitted' : '5.5.2 Error: command not recognized');
+      callback();
+    };
   }
 }
 
@@ -144,7 +167,7 @@ export class MockExchange extends EventEmitter {
   private readonly steps: ArmedStep[] = [];
   private hold: ActiveHold | undefined;
   private boundPort = 0;
-  private counters = { concurrencyRefusals: 0, rateRefusals: 0, authFailures: 0, connections: 0 };
+  private counters = { concurrencyRefusals: 0, rateRefusals: 0, authFailures: 0, authAttempts: 0, connections: 0 };
 
   private constructor(options: MockExchangeOptions) {
     super();
@@ -229,6 +252,22 @@ export class MockExchange extends EventEmitter {
   /** Times (by the fake's clock) at which the mailbox's messages were accepted. */
   acceptedAt(mailbox: string): readonly number[] {
     return this.accepted.get(mailbox.toLowerCase()) ?? [];
+  }
+
+  /** AUTH commands received, refused or not (none may come before STARTTLS succeeded). */
+  get authAttempts(): number {
+    return this.counters.authAttempts;
+  }
+
+  /** Scripts the STARTTLS step for the connections opened from now on. */
+  setStartTls(mode: StartTlsMode): void {
+    this.server.startTls = mode;
+  }
+
+  /** Presents another certificate (one the client does not trust), or the test CA's again. */
+  presentCertificate(certificate: { readonly certPem: string; readonly keyPem: string } | undefined): void {
+    const chosen = certificate ?? { certPem: this.options.certificates.certPem, keyPem: this.options.certificates.keyPem };
+    this.server.updateSecureContext({ key: chosen.keyPem, cert: chosen.certPem });
   }
 
   /** Adds a scripted reply; steps are tried in the order they were added. */
@@ -323,6 +362,7 @@ export class MockExchange extends EventEmitter {
     session: SMTPServerSession,
     callback: (err: Error | null | undefined, response?: { user: string }) => void,
   ): Promise<void> {
+    this.counters.authAttempts += 1;
     const state = this.state(session);
     const mailbox = (auth.username ?? '').toLowerCase();
     state.mailbox = mailbox;

@@ -1,0 +1,88 @@
+/**
+ * One account's lane in the scheduler: its messages (waiting and in flight), its connection
+ * pool, its pacing window and its state machine; and what `status` sees of it.
+ */
+import type { AccountConfig } from '../core/config.js';
+import type { AccountSnapshot, LastError } from '../core/delivery-contracts.js';
+import type { QueueRecord } from '../core/queue-record.js';
+import { describeMachine, initialMachine, isHeld, type AccountMachine } from './account-states.js';
+import type { MessageSender } from './message-sender.js';
+import { AcceptancePacer } from './pacing.js';
+
+export interface Lane {
+  readonly account: AccountConfig;
+  readonly pacer: AcceptancePacer;
+  /** Records not in flight, by id. */
+  readonly waiting: Map<string, QueueRecord>;
+  readonly inFlight: Map<string, Promise<void>>;
+  sender: MessageSender | undefined;
+  machine: AccountMachine;
+  cancelTimer: (() => void) | undefined;
+  timerDue: number | undefined;
+  lastDelivery: { at: number; id: string; response: string } | undefined;
+  lastError: (Omit<LastError, 'at'> & { at: number }) | undefined;
+}
+
+export function newLane(account: AccountConfig, now: number, acceptedBefore: readonly number[]): Lane {
+  return {
+    account,
+    pacer: new AcceptancePacer(account.rate.messages, account.rate.perSeconds * 1000, acceptedBefore),
+    waiting: new Map(),
+    inFlight: new Map(),
+    sender: undefined,
+    machine: initialMachine(now),
+    cancelTimer: undefined,
+    timerDue: undefined,
+    lastDelivery: undefined,
+    lastError: undefined,
+  };
+}
+
+/** Oldest first (receivedAt, then id), so nothing starves. */
+export function oldest(records: Iterable<QueueRecord>): QueueRecord | undefined {
+  let best: QueueRecord | undefined;
+  for (const record of records) {
+    if (best === undefined || record.receivedAt < best.receivedAt || (record.receivedAt === best.receivedAt && record.id < best.id)) best = record;
+  }
+  return best;
+}
+
+export function oldestDue(lane: Lane, now: number): QueueRecord | undefined {
+  return oldest([...lane.waiting.values()].filter((record) => Date.parse(record.nextAttemptAt) <= now));
+}
+
+export function earliestAttempt(lane: Lane): number | undefined {
+  let earliest: number | undefined;
+  for (const record of lane.waiting.values()) {
+    const at = Date.parse(record.nextAttemptAt);
+    if (earliest === undefined || at < earliest) earliest = at;
+  }
+  return earliest;
+}
+
+export function describeLane(lane: Lane, now: number): AccountSnapshot {
+  const machine = lane.machine;
+  // A throttling pause that has run out but not yet been acted on reads as what it is about to be.
+  const lapsed = machine.state === 'throttled' && now >= machine.wakeAt;
+  const shown: AccountMachine = lapsed ? { ...machine, state: 'active', reason: undefined, condition: undefined } : machine;
+  const earliest = earliestAttempt(lane);
+  // A held account tries its oldest message at the probe time, due or not.
+  const next = earliest === undefined ? undefined : isHeld(shown.state) ? shown.wakeAt : Math.max(earliest, shown.wakeAt);
+  const { doing, next: then } = describeMachine(shown);
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return {
+    account: lane.account.name,
+    mailbox: lane.account.mailbox,
+    state: shown.state,
+    reason: shown.reason,
+    condition: shown.condition,
+    since: iso(shown.since),
+    doing,
+    next: then,
+    inFlight: lane.inFlight.size,
+    queued: lane.waiting.size + lane.inFlight.size,
+    nextAttemptAt: next === undefined ? undefined : iso(next),
+    lastDelivery: lane.lastDelivery === undefined ? undefined : { ...lane.lastDelivery, at: iso(lane.lastDelivery.at) },
+    lastError: lane.lastError === undefined ? undefined : { ...lane.lastError, at: iso(lane.lastError.at) },
+  };
+}
