@@ -6,9 +6,10 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 
 export const SERVICE_HOST_SOURCE = 'windows/service-host.c';
+export const SERVICE_HOST_SCRIPT = 'windows/build-service-host.sh';
 export const SERVICE_HOST_EXE = 'smtp-oauth-relay-service.exe';
 export const MSI_SOURCE = 'windows/smtp-oauth-relay.wxs';
 export const MSI_FILE = 'smtp-oauth-relay.msi';
@@ -18,11 +19,20 @@ function requireProgram(program: string, debianPackage: string): void {
   if (probe.error !== undefined) throw new Error(`${program} is needed to build the release (apt-get install ${debianPackage})`);
 }
 
-/** Builds the service host when its source exists; returns the exe's name, or undefined. */
+/**
+ * Builds the service host when its source exists; returns the exe's name, or undefined. The
+ * host's own build script (windows/build-service-host.sh: it adds the Event Log message table)
+ * is used when there is one.
+ */
 export function buildServiceHost(repo: string, releaseDir: string): string | undefined {
   const source = join(repo, SERVICE_HOST_SOURCE);
   if (!existsSync(source)) return undefined;
   requireProgram('x86_64-w64-mingw32-gcc', 'gcc-mingw-w64-x86-64-win32');
+  const script = join(repo, SERVICE_HOST_SCRIPT);
+  if (existsSync(script)) {
+    execFileSync('sh', [script, join(releaseDir, SERVICE_HOST_EXE)], { stdio: 'inherit' });
+    return SERVICE_HOST_EXE;
+  }
   // A wide-character entry point (wmain) needs -municode; the SCM and Event Log APIs live in advapi32.
   const unicode = /\bwmain\s*\(/.test(readFileSync(source, 'utf8')) ? ['-municode'] : [];
   execFileSync(
@@ -38,7 +48,12 @@ export function buildMsi(repo: string, releaseDir: string, version: string): str
   const source = join(repo, MSI_SOURCE);
   if (!existsSync(source)) return undefined;
   requireProgram('wixl', 'wixl');
-  execFileSync('wixl', ['-a', 'x64', '-D', `Version=${version}`, '-D', `ReleaseDir=${releaseDir}`, '-o', join(releaseDir, MSI_FILE), source], {
+  // wixl takes no absolute Source path (GLib's g_file_get_child refuses it): ReleaseDir is the
+  // release folder relative to the .wxs's folder, which is also wixl's working directory.
+  const sourceDir = dirname(source);
+  const relativeRelease = relative(sourceDir, releaseDir).split(sep).join('/') || '.';
+  execFileSync('wixl', ['-a', 'x64', '-D', `Version=${version}`, '-D', `ReleaseDir=${relativeRelease}`, '-o', join(releaseDir, MSI_FILE), source], {
+    cwd: sourceDir,
     stdio: 'inherit',
   });
   return MSI_FILE;

@@ -21,6 +21,7 @@ import { REPO_ROOT, runWine, WINDOWS_NODE_EXE, windowsPath, wineTools } from './
 
 /** What runs, by the Windows concern it covers. */
 export const WINDOWS_UNIT_TESTS: readonly string[] = [
+  'src/sea', // where the executable unpacks its native addon, with Windows paths
   'src/auth', // sealed files, the file key store, sign-in state: files, renames, modes
   'test/auth/keychain.test.ts', // the key store on Credential Manager
   'test/auth/client-credentials-provider.test.ts', // MSAL over https with an extra CA, on Windows sockets
