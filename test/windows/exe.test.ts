@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_CLIENT_ID, MOCK_MAILBOX, MOCK_SEND_AS, MOCK_TENANT_ID, startMockTenant, type MockTenant } from '../mock-tenant/index.js';
 import { requireToolUnderCi } from '../support/system-tool.js';
 import { LegacyClient } from '../e2e/fault-fixture.js';
+import { SmtpWire } from '../support/smtp-wire.js';
 import { driveC, RELEASE_EXE, REPO_ROOT, runWine, WineProcess, windowsPath, wineTools, type WineResult } from './wine.js';
 
 const tools = wineTools();
@@ -103,21 +104,33 @@ describe.runIf(tools.available)('smtp-oauth-relay.exe under Wine', () => {
     expect(JSON.parse(queue.stdout)).toEqual([]);
   });
 
-  it('stops gracefully on CTRL_C and, restarted, finds its key in Credential Manager: nothing lost', async () => {
-    const firstPort = Number(String(relay?.jsonLines.find((line) => line.msg === 'relay started')?.smtp).split(':').pop());
+  it('stops gracefully on CTRL_C with a send in flight and, restarted, finds its key in Credential Manager: nothing lost', async () => {
+    const running = relay!;
+    const firstPort = Number(String(running.jsonLines.find((line) => line.msg === 'relay started')?.smtp).split(':').pop());
+    // Exchange stores the message but holds its 250: the send is in flight when the stop comes.
+    const hold = tenant.upstream.holdDataReplies();
     const client = await LegacyClient.connect(firstPort);
-    await client.send('acknowledged-before-stop');
+    await client.send('in-flight-at-stop');
     await client.quit();
-    relay?.interrupt();
-    expect(await relay?.exit).toBe(0);
-    expect(relay?.jsonLines.some((line) => line.msg === 'relay stopped')).toBe(true);
+    await hold.waitForHeld(1, 60_000);
+
+    running.interrupt(); // CTRL_C_EVENT
+    await running.waitForLine((line) => line.msg === 'relay stopping');
+    // A program connecting now is told to come back later.
+    const newcomer = await SmtpWire.open(firstPort);
+    expect((await newcomer.reply()).code).toBe(421);
+    newcomer.close();
+    hold.release();
+    expect(await running.exit).toBe(0);
+    expect(running.jsonLines.some((line) => line.msg === 'relay stopped')).toBe(true);
 
     const { relay: restarted, port } = await startRelay();
     const second = await LegacyClient.connect(port);
     await second.send('after-restart');
     await second.quit();
     await tenant.upstream.waitForMessages(3, 60_000);
-    expect(subjects(tenant)).toEqual(expect.arrayContaining(['Invoice acknowledged-before-stop', 'Invoice after-restart']));
+    // The send in flight finished inside the stop's bound: delivered exactly once.
+    expect(subjects(tenant).sort()).toEqual(['Invoice after-restart', 'Invoice held-until-secret', 'Invoice in-flight-at-stop']);
     // The key came from Credential Manager: the restarted relay never held the account.
     expect(restarted.jsonLines.some((line) => String(line.msg).startsWith('account held'))).toBe(false);
     const queue = await relayCommand(['queue', 'list', '--json']);
