@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 /** The fuse Node looks for to know a blob was injected (the documented value for Node 20). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -28,8 +28,10 @@ export function buildSea(options: SeaOptions): void {
     config,
     JSON.stringify(
       {
-        main: options.mainScript,
-        output: blob,
+        // Relative, and the blob made in workDir: the blob records the main script's path, which
+        // must not depend on where the checkout is (the build is reproducible from any clone).
+        main: relative(options.workDir, options.mainScript),
+        output: relative(options.workDir, blob),
         disableExperimentalSEAWarning: true,
         useSnapshot: false,
         useCodeCache: false,
@@ -39,7 +41,7 @@ export function buildSea(options: SeaOptions): void {
       2,
     ),
   );
-  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['--experimental-sea-config', config], { cwd: options.workDir, stdio: 'inherit' });
   copyFileSync(options.nodeExe, options.outputExe);
   execFileSync(process.execPath, [join(options.repo, 'node_modules/postject/dist/cli.js'), options.outputExe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], {
     stdio: ['ignore', 'ignore', 'inherit'],
