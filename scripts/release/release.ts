@@ -3,6 +3,7 @@
  * (docs/windows-release.md). Into RELEASE_DIR (default release/):
  *   smtp-oauth-relay.exe             the relay as a Node single executable application
  *   smtp-oauth-relay-service.exe     the service host, when windows/service-host.c exists
+ *   *.ps1                            windows/*.ps1 (the administrator's self-check), copied
  *   smtp-oauth-relay.msi             the installer, when windows/smtp-oauth-relay.wxs exists
  *   smtp-oauth-relay-<version>.tgz   the npm package (npm pack)
  *   manifest.json, SHA256SUMS        what went in (versions, integrities) and what came out
@@ -16,7 +17,7 @@ import { bundleRelay } from './bundle.js';
 import { WINDOWS_NATIVE_ADDONS } from './native-addons.js';
 import { extractFromTarball, npmPack, npmPackLocked, sha256Hex } from './npm-packages.js';
 import { buildSea } from './sea.js';
-import { buildMsi, buildServiceHost } from './windows-hooks.js';
+import { buildMsi, buildServiceHost, copyWindowsScripts } from './windows-hooks.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const releaseDir = resolve(repo, process.env.RELEASE_DIR ?? 'release');
@@ -81,9 +82,10 @@ if (bundledVersion !== manifest.version) throw new Error(`the bundle says versio
 step('single executable (SEA blob, postject)');
 buildSea({ repo, workDir: buildDir, mainScript, assets, nodeExe, outputExe: join(releaseDir, 'smtp-oauth-relay.exe') });
 
-step('service host and MSI, where their sources exist');
+step('service host, scripts and MSI, where their sources exist');
 const serviceHost = buildServiceHost(repo, releaseDir);
 process.stdout.write(`  service host: ${serviceHost ?? 'no windows/service-host.c'}\n`);
+process.stdout.write(`  scripts: ${copyWindowsScripts(repo, releaseDir).join(', ') || 'no windows/*.ps1'}\n`);
 const msi = buildMsi(repo, releaseDir, manifest.version);
 process.stdout.write(`  MSI: ${msi ?? 'no windows/smtp-oauth-relay.wxs'}\n`);
 

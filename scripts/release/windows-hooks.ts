@@ -1,11 +1,11 @@
 /**
  * Optional parts of the Windows release, built when their sources are in the repository:
- * the native service host (windows/service-host.c, with mingw-w64) and the MSI
- * (windows/smtp-oauth-relay.wxs, with wixl from msitools). Both are Debian packages; the
+ * the native service host (windows/service-host.c, with mingw-w64), the PowerShell scripts
+ * (windows/*.ps1, copied) and the MSI (windows/smtp-oauth-relay.wxs, with wixl from msitools). Both are Debian packages; the
  * build says which one is missing rather than skipping silently.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 
 export const SERVICE_HOST_SOURCE = 'windows/service-host.c';
@@ -41,6 +41,18 @@ export function buildServiceHost(repo: string, releaseDir: string): string | und
     { stdio: 'inherit' },
   );
   return SERVICE_HOST_EXE;
+}
+
+/**
+ * PowerShell scripts under windows/ (the administrator's self-check) ship in the release folder,
+ * where the MSI also packs them from. Returns their names.
+ */
+export function copyWindowsScripts(repo: string, releaseDir: string): string[] {
+  const dir = join(repo, 'windows');
+  if (!existsSync(dir)) return [];
+  const scripts = readdirSync(dir).filter((name) => name.toLowerCase().endsWith('.ps1'));
+  for (const name of scripts) copyFileSync(join(dir, name), join(releaseDir, name));
+  return scripts;
 }
 
 /** Builds the MSI when its source exists (after everything it packs is in the release folder). */

@@ -1,7 +1,8 @@
 /**
  * The release's hooks for the Windows service host and the MSI (scripts/release/windows-hooks.ts):
  * with sources of their own in a scratch repository, the host is built with mingw-w64 (a wmain
- * program, so -municode), runs under Wine, and the MSI gets the Version and ReleaseDir variables.
+ * program, so -municode), runs under Wine, a PowerShell script is shipped, and the MSI gets the
+ * Version and ReleaseDir variables.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMsi, buildServiceHost, MSI_FILE, SERVICE_HOST_EXE } from '../../scripts/release/windows-hooks.js';
+import { buildMsi, buildServiceHost, copyWindowsScripts, MSI_FILE, SERVICE_HOST_EXE } from '../../scripts/release/windows-hooks.js';
 import { requireToolUnderCi, systemTool } from '../support/system-tool.js';
 import { runWine, wineTools } from './wine.js';
 
@@ -34,10 +35,13 @@ const MSI_SOURCE = `<?xml version="1.0" encoding="utf-8"?>
           <Component Id="c1" Guid="6d1f2b4e-aaaa-4bbb-8ccc-9ddddeeeeff1" Win64="yes">
             <File Id="f1" Source="$(var.ReleaseDir)/${SERVICE_HOST_EXE}" KeyPath="yes" />
           </Component>
+          <Component Id="c2" Guid="6d1f2b4e-aaaa-4bbb-8ccc-9ddddeeeeff2" Win64="yes">
+            <File Id="f2" Source="$(var.ReleaseDir)/check.ps1" KeyPath="yes" />
+          </Component>
         </Directory>
       </Directory>
     </Directory>
-    <Feature Id="main" Level="1"><ComponentRef Id="c1" /></Feature>
+    <Feature Id="main" Level="1"><ComponentRef Id="c1" /><ComponentRef Id="c2" /></Feature>
   </Product>
 </Wix>
 `;
@@ -57,15 +61,18 @@ describe.runIf(tools.available)('release hooks for the service host and the MSI'
 
   it('do nothing without their sources', () => {
     expect(buildServiceHost(repo, release)).toBeUndefined();
+    expect(copyWindowsScripts(repo, release)).toEqual([]);
     expect(buildMsi(repo, release, '1.2.3')).toBeUndefined();
   });
 
   it('build the host with mingw-w64 (it runs under Wine) and the MSI with the version and the release folder', async () => {
     await writeFile(join(repo, 'windows', 'service-host.c'), HOST_SOURCE);
     await writeFile(join(repo, 'windows', 'smtp-oauth-relay.wxs'), MSI_SOURCE);
+    await writeFile(join(repo, 'windows', 'check.ps1'), 'Write-Output ok\n');
     expect(buildServiceHost(repo, release)).toBe(SERVICE_HOST_EXE);
     expect(await runWine(join(release, SERVICE_HOST_EXE), ['a', 'b'])).toMatchObject({ code: 0, stdout: 'host 3\r\n' }); // CRLF: the C runtime's text mode
 
+    expect(copyWindowsScripts(repo, release)).toEqual(['check.ps1']);
     expect(buildMsi(repo, release, '1.2.3')).toBe(MSI_FILE);
     expect(existsSync(join(release, MSI_FILE))).toBe(true);
     const properties = execFileSync('msiinfo', ['export', join(release, MSI_FILE), 'Property'], { encoding: 'utf8' });
