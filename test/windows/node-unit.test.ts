@@ -11,10 +11,10 @@
  * - src/cli/user-command.test.ts: 80 s under Wine, and nothing Windows-specific;
  * - the end-to-end tests (test/e2e): the release exe's smoke (exe.test.ts) covers that path.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireToolUnderCi } from '../support/system-tool.js';
 import { unpackWin32Modules } from './win32-modules.js';
 import { REPO_ROOT, runWine, WINDOWS_NODE_EXE, windowsPath, wineTools } from './wine.js';
@@ -35,9 +35,14 @@ export const WINDOWS_UNIT_TESTS: readonly string[] = [
 const tools = wineTools();
 
 describe.runIf(tools.available)('unit and part tests with the Windows node.exe', () => {
+  let modules: string;
   let nodePath: string;
   beforeAll(async () => {
-    nodePath = windowsPath(unpackWin32Modules(await mkdtemp(join(tmpdir(), 'win32-modules-'))));
+    modules = await mkdtemp(join(tmpdir(), 'win32-modules-'));
+    nodePath = windowsPath(unpackWin32Modules(modules));
+  });
+  afterAll(async () => {
+    await rm(modules, { recursive: true, force: true });
   });
 
   it('pass', async () => {

@@ -46,17 +46,22 @@ export function wineEnv(prefix: string): NodeJS.ProcessEnv {
 export async function createWinePrefix(): Promise<string> {
   const prefix = await mkdtemp(join(tmpdir(), 'smtp-oauth-relay-wine-'));
   const env = wineEnv(prefix);
-  // Before wineboot: `wineserver -p` refuses to start when a server already runs.
-  startWineServer(prefix);
-  execFileSync('wineboot', ['-i'], { env, stdio: 'ignore', timeout: 120_000 });
-  execFileSync('wine', ['winecfg', '/v', 'win10'], { env, stdio: 'ignore', timeout: 60_000 });
-  const system32 = join(prefix, 'drive_c/windows/system32');
-  if (!existsSync(join(system32, 'bcryptprimitives.dll'))) {
-    execFileSync(
-      'x86_64-w64-mingw32-gcc',
-      ['-O2', '-s', '-shared', '-o', join(system32, 'bcryptprimitives.dll'), join(HERE, 'bcryptprimitives-shim.c'), join(HERE, 'bcryptprimitives-shim.def')],
-      { stdio: 'inherit' },
-    );
+  try {
+    // Before wineboot: `wineserver -p` refuses to start when a server already runs.
+    startWineServer(prefix);
+    execFileSync('wineboot', ['-i'], { env, stdio: 'ignore', timeout: 120_000 });
+    execFileSync('wine', ['winecfg', '/v', 'win10'], { env, stdio: 'ignore', timeout: 60_000 });
+    const system32 = join(prefix, 'drive_c/windows/system32');
+    if (!existsSync(join(system32, 'bcryptprimitives.dll'))) {
+      execFileSync(
+        'x86_64-w64-mingw32-gcc',
+        ['-O2', '-s', '-shared', '-o', join(system32, 'bcryptprimitives.dll'), join(HERE, 'bcryptprimitives-shim.c'), join(HERE, 'bcryptprimitives-shim.def')],
+        { stdio: 'inherit' },
+      );
+    }
+  } catch (error) {
+    await removeWinePrefix(prefix);
+    throw error;
   }
   return prefix;
 }
@@ -109,9 +114,9 @@ export interface WineRunOptions {
 
 let sequence = 0;
 
-/** A fresh folder for one program's stdio files. */
+/** A fresh folder for one program's stdio files, inside the prefix (removed with it). */
 function stdioFiles(): { dir: string; stdin: string; stdout: string; stderr: string } {
-  const dir = join(tmpdir(), `smtp-oauth-relay-wine-io-${process.pid}`, String(sequence++));
+  const dir = join(testPrefix(), 'stdio', `${process.pid}-${sequence++}`);
   mkdirSync(dir, { recursive: true });
   return { dir, stdin: join(dir, 'stdin'), stdout: join(dir, 'stdout'), stderr: join(dir, 'stderr') };
 }
