@@ -41,4 +41,6 @@ registerSecretCommands(program);
 registerServiceCommand(program);
 registerUserCommand(program);
 
-await program.parseAsync();
+// Not a top-level await: the Windows executable bundles this file as CommonJS, which has none
+// (docs/windows-release.md). A rejection still ends the process with its stack and exit code 1.
+void program.parseAsync();

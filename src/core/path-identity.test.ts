@@ -39,7 +39,8 @@ describe('canonicalPath on POSIX', () => {
     expect(canonicalPath('/Var/x', 'linux')).not.toBe(canonicalPath('/var/x', 'linux'));
   });
 
-  it('makes a relative path absolute', () => {
+  // The expectation is built from a POSIX working directory; on a Windows host the win32 cases cover it.
+  it.skipIf(process.platform === 'win32')('makes a relative path absolute', () => {
     expect(canonicalPath('data', 'linux')).toBe(`${process.cwd()}/data`);
   });
 });

@@ -180,13 +180,19 @@ describe('receive when the input breaks', () => {
   }
 });
 
+/**
+ * The errno of an open or rename through a path component that is a file: POSIX says ENOTDIR;
+ * Windows answers ERROR_PATH_NOT_FOUND, which libuv maps to ENOENT.
+ */
+const NOT_A_FOLDER = process.platform === 'win32' ? 'ENOENT' : 'ENOTDIR';
+
 describe('receive when the disk fails', () => {
   // Tests run as root, where permissions do not stop a write, so the failures are made at real
   // kernel boundaries instead: a path component that is not a folder, and a device that is full.
 
   it('answers 451 4.3.0 with the fs error as cause when tmp/ cannot hold files, and drains the input', async () => {
     await rm(spoolDir('tmp'), { recursive: true });
-    await writeFile(spoolDir('tmp'), 'not a folder'); // open(tmp/<id>.eml) now fails with ENOTDIR
+    await writeFile(spoolDir('tmp'), 'not a folder'); // open(tmp/<id>.eml) now fails (NOT_A_FOLDER)
     const input = Readable.from([MESSAGE, MESSAGE]);
     const ended = new Promise((resolve) => input.once('end', resolve));
 
@@ -194,7 +200,7 @@ describe('receive when the disk fails', () => {
 
     expect(error).toBeInstanceOf(SmtpReplyError);
     expect((error as SmtpReplyError).reply).toBe('451 4.3.0 Could not store the message, try again later');
-    expect((error as Error).cause).toMatchObject({ code: 'ENOTDIR' });
+    expect((error as Error).cause).toMatchObject({ code: NOT_A_FOLDER });
     // The producer (smtp-server's DATA stream) must reach its end, or it would never reply.
     await ended;
     expect(await readdir(spoolDir('queue'))).toEqual([]);
@@ -230,7 +236,7 @@ describe('receive when the disk fails', () => {
 
     expect(error).toBeInstanceOf(SmtpReplyError);
     expect((error as SmtpReplyError).reply).toMatch(/^451 4\.3\.0 /);
-    expect((error as Error).cause).toMatchObject({ code: 'ENOTDIR' });
+    expect((error as Error).cause).toMatchObject({ code: NOT_A_FOLDER });
     expect(await readdir(spoolDir('tmp'))).toEqual([]);
   });
 });

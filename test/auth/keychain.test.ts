@@ -3,6 +3,8 @@
  * (dbus-run-session), in a child process whose HOME and XDG folders are temporary.
  * And the refusal, with the documented advice, when no Secret Service can be reached.
  * Needs gnome-keyring, libsecret-tools and dbus (installed by .ci/run).
+ * On Windows (the Windows job runs this file with node.exe under Wine: docs/windows-release.md),
+ * the same store on Credential Manager, in this process: it is the account's own store.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { keychainEntryName } from '../../src/auth/index.js';
+import { keychainEntryName, KeychainKeyStore, keyFor, loadClientSecret, openKeyStore, storeClientSecret } from '../../src/auth/index.js';
 import { missingSecretServiceTool, secretServiceEnv, WITH_SECRET_SERVICE } from '../support/secret-service.js';
 import { requireToolUnderCi } from '../support/system-tool.js';
 
@@ -46,7 +48,8 @@ async function runChild(command: string[]): Promise<Record<string, unknown>> {
 /** Inside a DBus session with an unlocked gnome-keyring: exactly how M365.md starts one. */
 const withSecretService = (command: string[]): string[] => [...WITH_SECRET_SERVICE, ...command];
 
-describe('keychain key store on a real Secret Service', () => {
+// The Secret Service is Linux's; Windows has its own test below.
+describe.skipIf(process.platform === 'win32')('keychain key store on a real Secret Service', () => {
   if (missing !== undefined) {
     requireToolUnderCi(missing);
     return;
@@ -99,5 +102,26 @@ describe('keychain key store on a real Secret Service', () => {
     expect(result.errorName).toBe('KeychainUnavailableError');
     expect(String(result.reason)).toMatch(/Secret Service/);
     expect(String(result.message)).toContain('"secrets": { "keyStore": "file" }');
+  });
+});
+
+describe.runIf(process.platform === 'win32')('keychain key store on Windows Credential Manager', () => {
+  it('stores a key, reads it back from a new store (as after a restart), keeps relays apart, and seals a client secret with it', async () => {
+    const dataDir = join(home, 'data');
+    const secret = 'client-secret-7Q~plaintext-marker';
+    const keyStore = await openKeyStore({ dataDir });
+    expect(keyStore.kind).toBe('keychain');
+    const key = await keyFor(keyStore, 'token-cache.sage');
+    expect((await new KeychainKeyStore(dataDir).getKey('token-cache.sage'))?.equals(key)).toBe(true);
+    expect(await new KeychainKeyStore(join(home, 'other-data')).getKey('token-cache.sage')).toBeUndefined();
+
+    await storeClientSecret(keyStore, dataDir, 'sage', secret);
+    expect(await loadClientSecret(new KeychainKeyStore(dataDir), dataDir, 'sage')).toBe(secret);
+    expect(await readdir(join(dataDir, 'secrets'))).toEqual(['sage.client-secret.sealed']);
+    const sealed = await readFile(join(dataDir, 'secrets', 'sage.client-secret.sealed'));
+    expect(sealed.includes(Buffer.from(secret))).toBe(false);
+
+    for (const name of ['token-cache.sage', 'client-secret.sage']) await keyStore.deleteKey(name);
+    expect(await keyStore.getKey('token-cache.sage')).toBeUndefined();
   });
 });

@@ -158,7 +158,9 @@ describe('local TLS', () => {
   it('makes a certificate on first start into <dataDir>/tls/ with the key 0600, and reuses it', async () => {
     const s = await start({ tls: {} });
     const keyMode = (await stat(join(s.dataDir, 'tls', 'key.pem'))).mode & 0o777;
-    expect(keyMode).toBe(0o600);
+    // Windows has no POSIX modes (Node reports 0666 for any writable file): there the folder's ACL
+    // protects the key, which a mode cannot show.
+    if (process.platform !== 'win32') expect(keyMode).toBe(0o600);
     const wire = await s.wire();
     await wire.expect(wire.command('EHLO client.test'), 250);
     await wire.expect(wire.command('STARTTLS'), 220);
