@@ -11,3 +11,5 @@ export type { Classification, DeliveryAction, ReplyRule, UpstreamOutcome } from 
 export { RetrySchedule } from './retry-schedule.js';
 export { SlidingWindowRateLimiter } from './rate-limiter.js';
 export { composeDsn, readHeaderBlock } from './dsn.js';
+export { FallbackSender, GraphSender, GRAPH_CONDITIONS } from './graph/index.js';
+export type { GraphCondition, GraphSenderOptions } from './graph/index.js';

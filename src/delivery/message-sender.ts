@@ -4,6 +4,7 @@
  * tests script their own.
  */
 import type { QueueRecord } from '../core/queue-record.js';
+import type { Classification } from './reply-classification.js';
 
 export interface UpstreamReply {
   /** Basic reply code; absent for network, TLS and client-side errors. */
@@ -12,6 +13,8 @@ export interface UpstreamReply {
   readonly text: string;
   /** Node or nodemailer error code (ECONNREFUSED, ETLS, EAUTH, EENVELOPE, ...). */
   readonly errorCode?: string | undefined;
+  /** Set by a sender whose upstream has its own table (Microsoft Graph); classifyReply returns it. */
+  readonly classification?: Classification | undefined;
 }
 
 export interface RejectedRecipient {

@@ -28,6 +28,8 @@ export interface UpstreamOutcome {
   readonly text: string;
   /** Node or nodemailer error code such as ECONNREFUSED, ETLS, EAUTH, EENVELOPE. */
   readonly errorCode?: string | undefined;
+  /** Already decided by another upstream's table (Microsoft Graph: delivery/graph/graph-conditions.ts). */
+  readonly classification?: Classification | undefined;
 }
 
 interface Match {
@@ -219,6 +221,7 @@ export function enhancedCodeOf(text: string): string | undefined {
 }
 
 export function classifyReply(outcome: UpstreamOutcome): Classification {
+  if (outcome.classification !== undefined) return outcome.classification;
   const enhanced = enhancedCodeOf(outcome.text);
   const rule = REPLY_RULES.find((row) => ruleMatches(row, outcome, enhanced));
   // The last row matches everything, so this is unreachable; a guard keeps the types honest.

@@ -1,0 +1,5 @@
+/** Delivery through Microsoft Graph (docs/graph.md): what the daemon and the catalogue import. */
+export { GraphSender, type GraphSenderOptions } from './graph-sender.js';
+export { FallbackSender, type FallbackSenderOptions } from './fallback-sender.js';
+export { classifyGraphOutcome, findGraphCondition, GRAPH_CONDITIONS, type GraphAction, type GraphCondition, type GraphOutcome } from './graph-conditions.js';
+export { MAX_CONCURRENT_REQUESTS } from './graph-http.js';
