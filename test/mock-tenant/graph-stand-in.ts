@@ -64,6 +64,9 @@ export interface GraphRequestRecord {
   readonly bytes: number;
   readonly status: number;
   readonly authorization: boolean;
+  /** When the request arrived and when it was answered (ms since the epoch). */
+  readonly startedAt: number;
+  readonly endedAt: number;
 }
 
 export interface MockGraphOptions {
@@ -168,6 +171,7 @@ export class MockGraph {
     let mailbox = route?.mailbox;
     let status = 500;
     let bytes = 0;
+    const startedAt = Date.now();
     try {
       if (route === undefined) throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${url.pathname}'.`);
       const body = await readBody(req);
@@ -197,7 +201,7 @@ export class MockGraph {
       if (!res.headersSent) res.writeHead(failure.status, headers);
       res.end(JSON.stringify({ error: { code: failure.code, message: failure.message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString() } } }));
     } finally {
-      this.requests.push({ method: req.method ?? '', operation: route?.operation ?? 'unknown', mailbox, bytes, status, authorization: req.headers.authorization !== undefined });
+      this.requests.push({ method: req.method ?? '', operation: route?.operation ?? 'unknown', mailbox, bytes, status, authorization: req.headers.authorization !== undefined, startedAt, endedAt: Date.now() });
     }
   }
 

@@ -43,8 +43,10 @@ export async function outlineMessage(path: string): Promise<MessageOutline> {
   let text: MessageText | undefined;
   const attachments: AttachmentOutline[] = [];
   await parse(path, {
-    onHeaders: (parsed, lines) => {
+    onHeaders: (parsed) => {
       headers = parsed;
+    },
+    onHeaderLines: (lines) => {
       headerLines = lines;
     },
     onAttachment: async (attachment) => {
@@ -84,18 +86,17 @@ export async function forEachAttachment(path: string, visit: (outline: Omit<Atta
 }
 
 interface ParseHandlers {
-  onHeaders?: (headers: Headers, lines: HeaderLines) => void;
+  onHeaders?: (headers: Headers) => void;
+  /** mailparser emits the raw lines after the parsed headers. */
+  onHeaderLines?: (lines: HeaderLines) => void;
   onAttachment: (attachment: AttachmentStream) => Promise<void>;
   onText?: (text: MessageText) => void;
 }
 
 async function parse(path: string, handlers: ParseHandlers): Promise<void> {
   const parser = new MailParser(PARSER_OPTIONS);
-  let lines: HeaderLines = [];
-  parser.on('headerLines', (found: HeaderLines) => {
-    lines = found;
-  });
-  parser.on('headers', (headers: Headers) => handlers.onHeaders?.(headers, lines));
+  parser.on('headers', (headers: Headers) => handlers.onHeaders?.(headers));
+  parser.on('headerLines', (lines: HeaderLines) => handlers.onHeaderLines?.(lines));
   const consume = (async () => {
     for await (const data of parser as AsyncIterable<AttachmentStream | MessageText>) {
       if (data.type === 'text') {
