@@ -24,6 +24,7 @@ const PERSON_MUST_ACT_ERRORS = new Set([
 /** AADSTS codes that need an administrator or a sign-in, whatever `error` came with them. */
 export const PERSON_MUST_ACT_AADSTS: Readonly<Record<string, string>> = {
   AADSTS7000215: 'the client secret is wrong (use the secret value, not its ID)',
+  AADSTS700027: 'the client assertion was not signed by a certificate registered on the app (upload the certificate in Certificates & secrets)',
   AADSTS7000222: 'the client secret has expired; create a new one',
   AADSTS7000218: 'no client secret was sent',
   AADSTS700016: 'the application (client) ID is not known in this tenant',

@@ -319,7 +319,7 @@ export class MockIdentityProvider {
         return;
       }
       if (form.client_assertion !== undefined) {
-        const refusal = await verifyClientAssertion(form, this.clientCertificatePem, this.options.clientId);
+        const refusal = await verifyClientAssertion(form, this.clientCertificatePem, this.options.clientId, `${this.authorityHost}${url.pathname}`);
         if (refusal !== undefined) {
           sendJson(res, 401, entraError('invalid_client', refusal.code, refusal.description));
           return;
@@ -440,12 +440,14 @@ export class MockIdentityProvider {
 /**
  * Entra's check of a certificate credential (RFC 7523 client assertion): signed with the key of
  * the registered certificate (header x5t#S256 names it), iss = sub = client id, aud = the token
- * endpoint, within its validity. https://learn.microsoft.com/entra/identity-platform/certificate-credentials
+ * endpoint, within its validity (Entra allows 5 minutes of clock skew).
+ * https://learn.microsoft.com/entra/identity-platform/certificate-credentials
  */
 async function verifyClientAssertion(
   form: Record<string, string>,
   certificatePem: string | undefined,
   clientId: string,
+  tokenEndpoint: string,
 ): Promise<{ code: string; description: string } | undefined> {
   const invalid = (code: string, description: string) => ({ code, description });
   if (form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
@@ -460,7 +462,7 @@ async function verifyClientAssertion(
       return invalid('AADSTS700027', `Client assertion failed signature validation. The key was not found: thumbprint ${String(header['x5t#S256'])}.`);
     }
     const key = await importX509(certificatePem, header.alg ?? 'RS256');
-    await jwtVerify(form.client_assertion ?? '', key, { issuer: clientId, subject: clientId, algorithms: ['RS256', 'PS256'], requiredClaims: ['exp', 'aud'] });
+    await jwtVerify(form.client_assertion ?? '', key, { issuer: clientId, subject: clientId, audience: tokenEndpoint, algorithms: ['RS256', 'PS256'], requiredClaims: ['exp'], clockTolerance: 300 });
   } catch (error) {
     return invalid('AADSTS700027', `Client assertion failed signature validation. ${(error as Error).message}`);
   }
