@@ -202,6 +202,7 @@ export class MockGraph {
       res.end(JSON.stringify({ error: { code: failure.code, message: failure.message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString() } } }));
     } finally {
       this.requests.push({ method: req.method ?? '', operation: route?.operation ?? 'unknown', mailbox, bytes, status, authorization: req.headers.authorization !== undefined, startedAt, endedAt: Date.now() });
+      this.notifySent();
     }
   }
 
@@ -355,6 +356,10 @@ export class MockGraph {
       throw new GraphFailure(403, 'ErrorSendAsDenied', 'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.');
     }
     this.sent.push({ mailbox, via, mime, recipients, saveToSentItems, claims, sentAt: Date.now() });
+  }
+
+  /** Called once the request is recorded, so a test that waits for a message also sees its request. */
+  private notifySent(): void {
     for (const waiter of this.sentWaiters) {
       if (this.sent.length < waiter.count) continue;
       this.sentWaiters.delete(waiter);
