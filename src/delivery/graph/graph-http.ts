@@ -1,6 +1,6 @@
 /**
  * Requests to Microsoft Graph on node:https with one keep-alive Agent per account: Node's fetch
- * fails under Wine 8 (docs/graph.md, "Windows"), and an Agent lets an extra CA (graph.caFile: a
+ * fails under Wine 8 (docs/graph.md, "Network"), and an Agent lets an extra CA (graph.caFile: a
  * test tenant or a TLS-inspecting proxy) be trusted for Graph alone, as upstream.caFile is for SMTP.
  * At most 4 requests per mailbox are in flight ("Outlook service limits", MAX_CONCURRENT_REQUESTS).
  */
