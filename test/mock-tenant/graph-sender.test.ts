@@ -7,12 +7,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenProvider, type ClosableTokenProvider } from '../../src/auth/index.js';
+import { createTokenProvider, DelegatedTokenProvider, FileKeyStore, type ClosableTokenProvider } from '../../src/auth/index.js';
 import { configSchema, type AccountConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { QueueRecord } from '../../src/core/queue-record.js';
 import { GraphSender } from '../../src/delivery/graph/index.js';
 import { classifyReply } from '../../src/delivery/reply-classification.js';
+import { browserStandIn } from '../auth/delegated-fixture.js';
 import { GRAPH_MAIL_SEND } from './identity-provider.js';
 import { MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_MAILBOX, MOCK_PUBLIC_CLIENT_ID, MOCK_TENANT_ID, startMockTenant, type MockTenant } from './index.js';
 
@@ -147,18 +148,21 @@ describe('GraphSender against the Graph stand-in', () => {
     expect(tenant.graph!.openDrafts).toBe(0);
   });
 
-  it('a delegated Graph token (scp Mail.Send, signed in as the mailbox) is accepted', async () => {
+  it('a delegated account signs in for Graph (Mail.Send, offline_access) with the real MSAL and sends as the mailbox', async () => {
     const config = configSchema.parse(
       tenant.relayConfig(dir, {
-        accounts: [{ name: 'sage', mailbox: MOCK_MAILBOX, auth: { method: 'delegated', tenantId: MOCK_TENANT_ID, clientId: MOCK_PUBLIC_CLIENT_ID }, upstream: 'graph' }],
+        accounts: [{ name: 'sage', mailbox: MOCK_MAILBOX, auth: { method: 'delegated', clientId: MOCK_PUBLIC_CLIENT_ID }, upstream: 'graph' }],
       }),
     );
-    // The scopes a Graph account asks for at login (config resolution), here signed directly.
-    expect((config.accounts[0]!.auth as { scopes: string[] }).scopes).toEqual(['https://graph.microsoft.com/Mail.Send', 'offline_access']);
-    const token = await tenant.identity.signToken({ aud: 'https://graph.microsoft.com', scp: GRAPH_MAIL_SEND, preferred_username: MOCK_MAILBOX, tid: MOCK_TENANT_ID });
-    const tokens: ClosableTokenProvider = { getToken: async () => ({ token, expiresAt: Date.now() + 3600_000 }), close: () => undefined };
+    const account = config.accounts[0]!;
+    expect((account.auth as { scopes: string[] }).scopes).toEqual(['https://graph.microsoft.com/Mail.Send', 'offline_access']);
+    const provider = createTokenProvider(account, config.identity, { logger: silentLogger(), dataDir: dir, keyStore: new FileKeyStore(dir) });
+    if (!(provider instanceof DelegatedTokenProvider)) throw new Error('expected a delegated provider');
+    await provider.login({ mode: 'browser', onPrompt: browserStandIn(tenant) });
+
     const before = tenant.graph!.sent.length;
-    expect((await senderFor(config, tokens).send(await spooled(message()), [RECIPIENT])).kind).toBe('sent');
-    expect(tenant.graph!.sent[before]!.claims.scp).toBe(GRAPH_MAIL_SEND);
+    expect((await senderFor(config, provider).send(await spooled(message()), [RECIPIENT])).kind).toBe('sent');
+    const sent = tenant.graph!.sent[before]!;
+    expect(sent.claims).toMatchObject({ aud: 'https://graph.microsoft.com', scp: GRAPH_MAIL_SEND, preferred_username: MOCK_MAILBOX });
   });
 });

@@ -91,7 +91,7 @@ export interface MockTenant {
    * A configuration valid against configSchema that sends through this tenant: account "sage"
    * (sage@contoso.example, may send as invoices@contoso.example) with client credentials.
    * `listen` is left at its defaults: tests should set `listen.port`. Top-level keys of
-   * `overrides` replace the generated ones, except listen/upstream/identity/delivery/log,
+   * `overrides` replace the generated ones, except listen/upstream/identity/graph/delivery/log,
    * whose fields are merged.
    */
   relayConfig(dataDir: string, overrides?: Partial<RelayConfigInput>): RelayConfigInput;
