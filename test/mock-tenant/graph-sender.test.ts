@@ -11,7 +11,9 @@ import { createTokenProvider, DelegatedTokenProvider, FileKeyStore, type Closabl
 import { configSchema, type AccountConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { QueueRecord } from '../../src/core/queue-record.js';
-import { GraphSender } from '../../src/delivery/graph/index.js';
+import { GraphSender, type GraphSenderOptions } from '../../src/delivery/graph/index.js';
+import { UploadBudget } from '../../src/delivery/graph/upload-budget.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { classifyReply } from '../../src/delivery/reply-classification.js';
 import { browserStandIn } from '../auth/delegated-fixture.js';
 import { GRAPH_MAIL_SEND } from './identity-provider.js';
@@ -53,10 +55,10 @@ function configWith(account: Record<string, unknown> = {}, graph: Record<string,
   return configSchema.parse(input);
 }
 
-function senderFor(config: Config, tokens?: ClosableTokenProvider): GraphSender {
+function senderFor(config: Config, tokens?: ClosableTokenProvider, extra: Partial<GraphSenderOptions> = {}): GraphSender {
   const account = config.accounts[0] as AccountConfig;
   const provider = tokens ?? createTokenProvider(account, config.identity, { logger: silentLogger() });
-  const sender = new GraphSender({ graph: config.graph, account, tokens: provider, messagePath: (id) => join(dir, `${id}.eml`) });
+  const sender = new GraphSender({ graph: config.graph, account, tokens: provider, messagePath: (id) => join(dir, `${id}.eml`), ...extra });
   open.push(provider, sender);
   return sender;
 }
@@ -120,6 +122,21 @@ describe('GraphSender against the Graph stand-in', () => {
     expect(result.kind).toBe('failed');
     if (result.kind !== 'failed') return;
     expect(classifyReply(result.reply)).toMatchObject({ action: 'reauthenticate', refreshTokenFirst: true, rule: 'graph-token-refused' });
+  });
+
+  it("waits for the mailbox's upload budget instead of starting a message that does not fit", async () => {
+    const clock = new ManualClock();
+    // A budget of 2,000 bytes per minute: the first message (base64 about 300 bytes) fits, the second (about 2,700) not.
+    const sender = senderFor(configWith(), undefined, { clock, uploadBudget: new UploadBudget(2_000, 60_000) });
+    expect((await sender.send(await spooled(message()), [RECIPIENT])).kind).toBe('sent');
+    const requests = tenant.graph!.requests.length;
+    await clock.advance(10_000);
+
+    const result = await sender.send(await spooled(message(`X-Filler: ${'x'.repeat(1_800)}\r\n`)), [RECIPIENT]);
+    expect(result.kind).toBe('failed');
+    if (result.kind !== 'failed') return;
+    expect(classifyReply(result.reply)).toMatchObject({ action: 'throttle', rule: 'graph-upload-budget', pauseSeconds: 50 });
+    expect(tenant.graph!.requests.length).toBe(requests);
   });
 
   it('a network error defers (nothing bounced)', async () => {

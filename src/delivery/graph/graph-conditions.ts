@@ -104,6 +104,14 @@ export const GRAPH_CONDITIONS: readonly GraphCondition[] = [
     source: 'GRAPH-ERRORS: ErrorQuotaExceeded',
   },
   {
+    id: 'graph-upload-budget',
+    when: { code: /^UploadBudgetUsedUp$/ },
+    action: 'throttle',
+    meaning: 'This mailbox used its Graph upload budget (150 MB in 5 minutes); the relay starts the next message when it fits.',
+    smtp: [432, '4.3.2'],
+    source: 'GRAPH-THROTTLE: Outlook service limits, 150 MB upload (PATCH, POST, PUT) in 5 minutes per app and mailbox (checked by the relay before it sends)',
+  },
+  {
     id: 'graph-throttled',
     when: { status: [429] },
     action: 'throttle',

@@ -15,6 +15,8 @@ export const MAX_CONCURRENT_REQUESTS = 4;
 export interface GraphHttpOptions {
   readonly extraCaPem?: string | undefined;
   readonly timeoutMs: number;
+  /** Told the size of every request body sent (the upload budget counts them). */
+  readonly onBodySent?: (bytes: number) => void;
 }
 
 export interface GraphResponse {
@@ -51,12 +53,14 @@ export class GraphHttp {
   private readonly agent: Agent;
   private readonly slots = new RequestSlots(MAX_CONCURRENT_REQUESTS);
   private readonly timeoutMs: number;
+  private readonly onBodySent: ((bytes: number) => void) | undefined;
 
   constructor(options: GraphHttpOptions) {
     // `ca` replaces Node's bundled roots, so keep them and add the extra CA.
     const ca = options.extraCaPem === undefined ? undefined : [...rootCertificates, options.extraCaPem];
     this.agent = new Agent({ keepAlive: true, maxSockets: MAX_CONCURRENT_REQUESTS, ...(ca === undefined ? {} : { ca }) });
     this.timeoutMs = options.timeoutMs;
+    this.onBodySent = options.onBodySent;
   }
 
   /** Sends one request; a non-2xx answer throws GraphRequestError with Graph's error code. */
@@ -74,7 +78,9 @@ export class GraphHttp {
     const headers: Record<string, string | number> = { accept: 'application/json', ...graphRequest.headers };
     if (graphRequest.token !== undefined) headers.authorization = `Bearer ${graphRequest.token}`;
     if (graphRequest.contentType !== undefined) headers['content-type'] = graphRequest.contentType;
-    headers['content-length'] = graphRequest.body === undefined ? 0 : Buffer.byteLength(graphRequest.body);
+    const length = graphRequest.body === undefined ? 0 : Buffer.byteLength(graphRequest.body);
+    headers['content-length'] = length;
+    this.onBodySent?.(length);
     const options: RequestOptions = { method: graphRequest.method, headers, agent: this.agent, timeout: this.timeoutMs };
     return new Promise((resolve, reject) => {
       const req = request(graphRequest.url, options, (res) => {

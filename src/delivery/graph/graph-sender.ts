@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { AccountConfig, Config } from '../../core/config.js';
 import type { QueueRecord } from '../../core/queue-record.js';
 import { SignInRequiredError, type TokenProvider } from '../../core/token.js';
@@ -20,6 +21,7 @@ import { GraphMailbox } from './graph-mailbox.js';
 import { planRecipients } from './graph-recipients.js';
 import { sendAsDraft, sendAsJson } from './draft-send.js';
 import { recipientsInHeader, withRecipients } from './mime-recipients.js';
+import { UploadBudget } from './upload-budget.js';
 
 export interface GraphSenderOptions {
   readonly graph: Config['graph'];
@@ -29,6 +31,9 @@ export interface GraphSenderOptions {
   readonly messagePath: (id: string) => string;
   /** Added to the response text, e.g. why this account uses Graph (a fallback). */
   readonly note?: string;
+  readonly clock?: Clock;
+  /** Outlook's 150 MB in 5 minutes per mailbox by default; smaller in tests. */
+  readonly uploadBudget?: UploadBudget;
 }
 
 type Route = 'sendMail (MIME)' | 'sendMail (JSON)' | 'draft with upload sessions';
@@ -42,12 +47,17 @@ class TokenFailure extends Error {
 
 export class GraphSender implements MessageSender {
   private readonly http: GraphHttp;
+  private readonly clock: Clock;
+  private readonly budget: UploadBudget;
 
   constructor(private readonly options: GraphSenderOptions) {
     const { graph } = options;
+    this.clock = options.clock ?? systemClock;
+    this.budget = options.uploadBudget ?? new UploadBudget();
     this.http = new GraphHttp({
       extraCaPem: graph.caFile === undefined ? undefined : readFileSync(graph.caFile, 'utf8'),
       timeoutMs: graph.requestTimeoutSeconds * 1000,
+      onBodySent: (bytes) => this.budget.record(bytes, this.clock.now()),
     });
   }
 
@@ -84,6 +94,7 @@ export class GraphSender implements MessageSender {
   private async deliver(mailbox: GraphMailbox, path: string, recipients: readonly string[]): Promise<Route> {
     const { graph, account } = this.options;
     const size = (await stat(path)).size;
+    this.checkBudget(size);
     if (size > graph.mimeMaxBytes) {
       await sendAsDraft({ mailbox, path, recipients, chunkBytes: graph.uploadChunkBytes });
       return 'draft with upload sessions';
@@ -96,6 +107,18 @@ export class GraphSender implements MessageSender {
     const plan = planRecipients(recipientsInHeader(raw), recipients);
     await mailbox.sendMime(plan.changed ? withRecipients(raw, plan) : raw);
     return 'sendMail (MIME)';
+  }
+
+  /**
+   * Starts a message only when its upload fits the mailbox's budget: MIME goes base64 (4/3 of the
+   * file); a draft carries the decoded parts, less than the file.
+   */
+  private checkBudget(size: number): void {
+    const estimate = size > this.options.graph.mimeMaxBytes ? size : Math.ceil((size * 4) / 3);
+    const waitMs = this.budget.msUntilRoom(estimate, this.clock.now());
+    if (waitMs <= 0) return;
+    const seconds = Math.ceil(waitMs / 1000);
+    throw new GraphRequestError(`upload budget of ${this.options.account.mailbox} used up (150 MB in 5 minutes); room again in ${seconds} s`, undefined, 'UploadBudgetUsedUp', seconds);
   }
 }
 
