@@ -4,6 +4,7 @@
  * Graph sees obey its limits.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -181,5 +182,22 @@ describe('GraphSender against the Graph stand-in', () => {
     expect((await senderFor(config, provider).send(await spooled(message()), [RECIPIENT])).kind).toBe('sent');
     const sent = tenant.graph!.sent[before]!;
     expect(sent.claims).toMatchObject({ aud: 'https://graph.microsoft.com', scp: GRAPH_MAIL_SEND, preferred_username: MOCK_MAILBOX });
+  });
+
+  it('the stand-in refuses a request over 4 MB with 413, and a token for Exchange with 401', async () => {
+    const token = await tenant.identity.signToken({ aud: 'https://graph.microsoft.com', roles: [GRAPH_MAIL_SEND], idtyp: 'app', tid: MOCK_TENANT_ID });
+    const exchangeToken = await tenant.identity.signToken({ aud: 'https://outlook.office365.com', roles: ['SMTP.SendAsApp'], idtyp: 'app' });
+    const post = (bearer: string, body: Buffer) =>
+      new Promise<{ status: number; code: string }>((resolve, reject) => {
+        const req = request(`${tenant.graph!.baseUrl}/users/${MOCK_MAILBOX}/sendMail`, { method: 'POST', ca: tenant.caPem, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'text/plain' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(Buffer.concat(chunks).toString()) as { error: { code: string } }).error.code }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    expect(await post(token, Buffer.alloc(4 * 1024 * 1024 + 1, 'A'))).toEqual({ status: 413, code: 'RequestEntityTooLarge' });
+    expect(await post(exchangeToken, Buffer.from('QQ=='))).toEqual({ status: 401, code: 'InvalidAuthenticationToken' });
   });
 });
