@@ -103,6 +103,12 @@ describe('certificate credentials for app-only accounts', () => {
     expect(invoice?.claims.aud).toBe(GRAPH_AUDIENCE);
     expect(invoice?.claims.roles).toContain(GRAPH_MAIL_SEND);
     expect(notice?.mime.toString('utf8')).toMatch(/certificate/i);
+
+    // doctor names the credential (never the key) and knows a Graph account has no SMTP AUTH to check.
+    const doctor = await runProcess(process.execPath, [RELAY_CLI, 'doctor', '--config', relay.configFile], { cwd: dir, timeoutMs: 60_000 });
+    expect(doctor.stdout).toMatch(/with a certificate \(.*app\.crt\.pem, SHA-256 [0-9a-f]{64}, expires \d{4}-\d{2}-\d{2}\) with its private key from .*app\.key\.pem/);
+    expect(doctor.stdout).toContain('sends through Microsoft Graph');
+    expect(doctor.stdout).not.toContain('PRIVATE KEY');
   });
 
   it('is refused by Entra when the key belongs to a certificate the app does not have (AADSTS700027)', async () => {
