@@ -19,14 +19,15 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { simpleParser, type AddressObject } from 'mailparser';
+import { simpleParser } from 'mailparser';
 import type { JWTPayload } from 'jose';
 import type { TestCertificates } from './certs.js';
 import { applyJson, attachmentFromJson, draftFromJson, draftFromMime, headerProblem, mimeOfDraft, type GraphDraft, type JsonAttachment, type JsonMessage } from './graph-drafts.js';
 import { GraphTokenRefused, type GraphTokenCheck } from './graph-token-check.js';
+import { decodeMime, GraphFailure, isMime, parseJson, readBody, recipientsOf, recipientsOfMime, toFailure, type Answer, type GraphRecipients } from './graph-wire.js';
 
-/** "4 MB" request limit of Graph; taken as 4 MiB here. */
-export const GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+export { GRAPH_MAX_REQUEST_BYTES } from './graph-wire.js';
+
 /** Files of 3 MB and more must go through an upload session; smaller ones in one POST. */
 export const GRAPH_SMALL_ATTACHMENT_BYTES = 3_000_000;
 export const GRAPH_MAX_CONCURRENT_PER_MAILBOX = 4;
@@ -51,7 +52,7 @@ export interface GraphSentMessage {
   /** sendMail with MIME, sendMail with JSON, or a draft sent with /send. */
   readonly via: 'mime' | 'json' | 'draft';
   readonly mime: Buffer;
-  readonly recipients: { readonly to: string[]; readonly cc: string[]; readonly bcc: string[] };
+  readonly recipients: GraphRecipients;
   readonly saveToSentItems: boolean;
   readonly claims: JWTPayload;
   readonly sentAt: number;
@@ -86,16 +87,6 @@ interface UploadSession {
   received: number;
 }
 
-class GraphFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-  }
-}
 
 export class MockGraph {
   readonly sent: GraphSentMessage[] = [];
@@ -389,60 +380,4 @@ export class MockGraph {
       this.inFlight.set(key, (this.inFlight.get(key) ?? 1) - 1);
     }
   }
-}
-
-interface Answer {
-  readonly status: number;
-  readonly body?: unknown;
-  readonly headers?: Record<string, string>;
-}
-
-function toFailure(error: unknown): GraphFailure {
-  if (error instanceof GraphFailure) return error;
-  return new GraphFailure(500, 'InternalServerError', error instanceof Error ? error.message : String(error));
-}
-
-/** Reads the body, refusing more than Graph's 4 MB with 413 (the rest is read and dropped). */
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of req) {
-    length += (chunk as Buffer).length;
-    if (length <= GRAPH_MAX_REQUEST_BYTES) chunks.push(chunk as Buffer);
-  }
-  if (length > GRAPH_MAX_REQUEST_BYTES) throw new GraphFailure(413, 'RequestEntityTooLarge', `The request of ${length} bytes is larger than the 4 MB limit.`);
-  return Buffer.concat(chunks);
-}
-
-function isMime(req: IncomingMessage): boolean {
-  return (req.headers['content-type'] ?? '').toLowerCase().startsWith('text/plain');
-}
-
-function decodeMime(body: Buffer): Buffer {
-  const text = body.toString('ascii').replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length === 0) throw new GraphFailure(400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
-  return Buffer.from(text, 'base64');
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new GraphFailure(400, 'BadRequest', 'Unable to read JSON request payload.');
-  }
-}
-
-function recipientsOf(draft: GraphDraft): GraphSentMessage['recipients'] {
-  return {
-    to: draft.toRecipients.map((entry) => entry.address),
-    cc: draft.ccRecipients.map((entry) => entry.address),
-    bcc: draft.bccRecipients.map((entry) => entry.address),
-  };
-}
-
-async function recipientsOfMime(mime: Buffer): Promise<GraphSentMessage['recipients']> {
-  const parsed = await simpleParser(mime, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
-  const list = (value: AddressObject | AddressObject[] | undefined): string[] =>
-    (Array.isArray(value) ? value : value === undefined ? [] : [value]).flatMap((object) => object.value.flatMap((entry) => (entry.address === undefined ? [] : [entry.address])));
-  return { to: list(parsed.to), cc: list(parsed.cc), bcc: list(parsed.bcc) };
 }
