@@ -4,6 +4,8 @@
  *   2. starts the relay as a real process with config.example.json, as is,
  *   3. sends a message to it with a plain SMTP dialogue, as a legacy program would,
  *   4. prints what the mock Exchange received (and the token's checked claims) and the queue.
+ * `npm run demo -- --graph` (or DEMO_UPSTREAM=graph) sends through the Microsoft Graph stand-in
+ * instead (upstream "graph", docs/graph.md).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -17,7 +19,9 @@ const say = (text: string): void => void process.stdout.write(`${text}\n`);
 const step = (text: string): void => say(`\n\u001b[1m== ${text}\u001b[0m`);
 
 step('1. Local mock tenant');
-const tenant = await startMockTenant({ dir: join(REPO_ROOT, '.mock-tenant'), idpPort: 2443, smtpPort: 2587 });
+const viaGraph = process.argv.includes('--graph') || process.env.DEMO_UPSTREAM === 'graph';
+const tenant = await startMockTenant({ dir: join(REPO_ROOT, '.mock-tenant'), idpPort: 2443, smtpPort: 2587, graph: viaGraph });
+if (tenant.graph !== undefined) say(`Microsoft Graph stand-in ${tenant.graph.baseUrl} (HTTPS, tokens checked: aud graph.microsoft.com, Mail.Send)`);
 say(`identity provider ${tenant.authorityHost} (HTTPS, CA ${tenant.caFile})`);
 say(`Exchange Online stand-in ${tenant.upstream.host}:${tenant.upstream.port} (STARTTLS, AUTH XOAUTH2, tokens checked against the provider's keys)`);
 
@@ -31,6 +35,12 @@ const config = {
   dataDir: join(dir, 'data'),
   upstream: { ...(example.upstream as object), caFile: tenant.caFile },
   identity: { ...(example.identity as object), caFile: tenant.caFile },
+  ...(tenant.graph === undefined
+    ? {}
+    : {
+        accounts: (example.accounts as object[]).map((account) => ({ ...account, upstream: 'graph' })),
+        graph: { baseUrl: tenant.graph.baseUrl, caFile: tenant.caFile },
+      }),
 };
 const relay = await RelayProcess.start({ config, dir, env: { SMTP_OAUTH_RELAY_SECRET: tenant.clientSecret } });
 say(`relay listening on 127.0.0.1:${relay.port}, data in ${join(dir, 'data')}`);
@@ -62,13 +72,22 @@ try {
   await dialog.command('QUIT');
 
   step('4. What Microsoft 365 (the mock) received');
-  const [received] = (await tenant.upstream.waitForMessages(1, 30_000)) as ReceivedMessage[];
-  if (received === undefined) throw new Error('nothing arrived upstream');
-  const claims = received.claims as Record<string, unknown>;
-  say(`authenticated as ${received.mailbox} with a bearer token: aud=${String(claims.aud)} roles=${JSON.stringify(claims.roles)} (signature checked)`);
-  say(`envelope: MAIL FROM:<${received.mailFrom}> RCPT TO:<${received.rcptTo.join('>, <')}>`);
-  say(`message arrived byte for byte: ${received.raw.equals(Buffer.from(message)) ? 'yes' : 'NO'}`);
-  say(received.raw.toString('utf8').replace(/\r\n/g, '\n').trimEnd().replace(/^/gm, '  | '));
+  if (tenant.graph !== undefined) {
+    await tenant.graph.waitForSent(1, 30_000);
+    const [sent] = tenant.graph.sent;
+    const claims = (sent?.claims ?? {}) as Record<string, unknown>;
+    say(`Graph ${tenant.graph.requests.map((request) => `${request.method} ${request.operation} -> ${request.status}`).join(', ')}`);
+    say(`sent as ${sent?.mailbox ?? '?'} (via ${sent?.via ?? '?'}) with a bearer token: aud=${String(claims.aud)} roles=${JSON.stringify(claims.roles)} (signature checked)`);
+    say(`message arrived byte for byte: ${sent?.mime.equals(Buffer.from(message)) === true ? 'yes' : 'NO'}`);
+  } else {
+    const [received] = (await tenant.upstream.waitForMessages(1, 30_000)) as ReceivedMessage[];
+    if (received === undefined) throw new Error('nothing arrived upstream');
+    const claims = received.claims as Record<string, unknown>;
+    say(`authenticated as ${received.mailbox} with a bearer token: aud=${String(claims.aud)} roles=${JSON.stringify(claims.roles)} (signature checked)`);
+    say(`envelope: MAIL FROM:<${received.mailFrom}> RCPT TO:<${received.rcptTo.join('>, <')}>`);
+    say(`message arrived byte for byte: ${received.raw.equals(Buffer.from(message)) ? 'yes' : 'NO'}`);
+    say(received.raw.toString('utf8').replace(/\r\n/g, '\n').trimEnd().replace(/^/gm, '  | '));
+  }
 
   await relay.waitForLog((line) => line.msg === 'message delivered');
   step('5. Queue state (smtp-oauth-relay queue list, through the control channel)');

@@ -14,6 +14,7 @@ import type { AccountConfig, ClientCredentialsAuth, Config } from '../core/confi
 import type { Logger } from '../core/logger.js';
 import type { AccessToken, TokenProvider } from '../core/token.js';
 import { SignInRequiredError } from '../core/token.js';
+import { msalClientCertificate, readClientCertificate, readPrivateKeyFile } from './client-certificate.js';
 import { classifyErrorBody, classifyTokenError } from './entra-errors.js';
 import { HttpsNetworkClient } from './https-network-client.js';
 import { msalAuthority, msalSystemOptions } from './msal-options.js';
@@ -68,16 +69,23 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     this.onTokenRequest = options.onTokenRequest;
     // Every request skips MSAL's cache, so a forced refresh may share one already on its way.
     this.reuse = new TokenReuse({ clock: options.clock, acquire: () => this.acquire(), everyRequestIsFresh: true });
-    const clientSecret = resolveSecret(account.name, account.auth, options.env ?? process.env, options.secretSource !== undefined);
-    this.secretSource = clientSecret === undefined ? options.secretSource : undefined;
+    // A certificate account's "secret" is its private key: from privateKeyFile, else sealed (secret set).
+    const { certificateFile, privateKeyFile } = account.auth;
+    const keyFile = privateKeyFile === undefined ? undefined : async () => readPrivateKeyFile(account.name, privateKeyFile);
+    const clientSecret = certificateFile === undefined ? resolveSecret(account.name, account.auth, options.env ?? process.env, options.secretSource !== undefined) : undefined;
+    this.secretSource = clientSecret === undefined ? (keyFile ?? options.secretSource) : undefined;
     this.network = new HttpsNetworkClient({
       extraCaPem: identity.caFile === undefined ? undefined : readFileSync(identity.caFile, 'utf8'),
       onErrorResponse: (_url, _status, body) => {
         this.lastErrorBody = body;
       },
     });
+    const credential = (secret: string) =>
+      certificateFile === undefined
+        ? { clientSecret: secret }
+        : { clientCertificate: msalClientCertificate(account.name, readClientCertificate(account.name, certificateFile).pem, secret) };
     this.createApp = (secret) => new ConfidentialClientApplication({
-      auth: { clientId: account.auth.clientId, clientSecret: secret, ...msalAuthority(identity, account.auth.tenantId) },
+      auth: { clientId: account.auth.clientId, ...credential(secret), ...msalAuthority(identity, account.auth.tenantId) },
       system: msalSystemOptions(this.network, this.logger),
     });
     if (clientSecret !== undefined) this.app = this.createApp(clientSecret);

@@ -39,3 +39,4 @@ export {
   storedClientSecretSource,
 } from './secret-store.js';
 export { EmptySecretError, readSecret, type ReadSecretOptions } from './read-secret.js';
+export { ClientCertificateError, describeCredential, msalClientCertificate, readClientCertificate, readPrivateKeyFile, type MsalClientCertificate } from './client-certificate.js';

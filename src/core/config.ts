@@ -168,10 +168,30 @@ const clientCredentialsSchema = z
       .string()
       .optional()
       .describe("Token scope; defaults to the cloud's Exchange Online resource, e.g. https://outlook.office365.com/.default."),
+    certificateFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'PEM certificate registered on the app (Certificates & secrets) to sign in with instead of a secret; its private key comes from privateKeyFile or from `smtp-oauth-relay secret set` (sealed). Its expiry is warned like a secret\'s.',
+      ),
+    privateKeyFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("PEM private key of certificateFile, in a file only the service's account may read (refused when others can)."),
   })
   .refine((auth) => auth.clientSecret === undefined || auth.clientSecretEnv === undefined, {
     message: 'give clientSecret or clientSecretEnv, not both',
     path: ['clientSecretEnv'],
+  })
+  .refine((auth) => auth.certificateFile === undefined || (auth.clientSecret === undefined && auth.clientSecretEnv === undefined), {
+    message: 'give a client secret or a certificate, not both',
+    path: ['certificateFile'],
+  })
+  .refine((auth) => auth.privateKeyFile === undefined || auth.certificateFile !== undefined, {
+    message: 'privateKeyFile needs certificateFile',
+    path: ['privateKeyFile'],
   });
 
 const delegatedSchema = z.strictObject({
@@ -213,6 +233,24 @@ const accountSchema = z
       .default(EXCHANGE_MAX_CONNECTIONS)
       .describe('Concurrent upstream connections; Exchange Online allows 3 per mailbox.'),
     rate: rateSchema.prefault({}),
+    upstream: z
+      .enum(['smtp', 'graph'])
+      .default('smtp')
+      .describe(
+        'How messages go to Microsoft 365: "smtp" (SMTP AUTH with XOAUTH2) or "graph" (Microsoft Graph sendMail, for tenants where SMTP AUTH is off; see docs/graph.md).',
+      ),
+    graphFallback: z
+      .boolean()
+      .default(false)
+      .describe('With upstream "smtp": when Exchange answers 535 5.7.139 (SMTP AUTH disabled), deliver through Microsoft Graph instead (app-only accounts; shown in status).'),
+    saveToSentItems: z
+      .boolean()
+      .default(true)
+      .describe('Graph: keep a copy in the mailbox\'s Sent Items, as SMTP AUTH does (messages sent as a draft always keep one).'),
+  })
+  .refine((account) => !account.graphFallback || account.auth.method === 'client-credentials', {
+    message: 'graphFallback needs app-only sign-in (client-credentials); a delegated account that must use Graph sets upstream "graph" and signs in for it',
+    path: ['graphFallback'],
   })
   .describe('A mailbox the relay sends through.');
 
@@ -228,6 +266,35 @@ const upstreamSchema = z
     connectionTimeoutSeconds: z.number().positive().default(60),
   })
   .describe('The Microsoft 365 SMTP endpoint.');
+
+/** One request to Graph may carry at most 4 MB (https://learn.microsoft.com/graph/api/user-sendmail). */
+const UPLOAD_CHUNK_UNIT = 320 * 1024;
+
+const graphSchema = z
+  .strictObject({
+    baseUrl: z
+      .url({ protocol: /^https$/, message: 'expected an https:// URL' })
+      .optional()
+      .describe("Microsoft Graph endpoint with its version; defaults to the cloud's (https://graph.microsoft.com/v1.0)."),
+    caFile: z.string().optional().describe('PEM file with an extra CA to trust for Graph (testing or TLS inspection); the system CAs stay trusted.'),
+    mimeMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(3_000_000)
+      .default(3_000_000)
+      .describe('Messages up to this size go as MIME in one sendMail request (base64 must stay under the 4 MB request limit); larger ones go as a draft with upload sessions.'),
+    uploadChunkBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(12 * UPLOAD_CHUNK_UNIT)
+      .multipleOf(UPLOAD_CHUNK_UNIT, 'expected a multiple of 327680 (320 KiB)')
+      .default(10 * UPLOAD_CHUNK_UNIT)
+      .describe('Bytes per upload-session request for large attachments: a multiple of 320 KiB, at most 3.75 MiB (4 MB per request).'),
+    requestTimeoutSeconds: z.number().positive().default(120).describe('Longest wait for one Graph request.'),
+  })
+  .describe('The Microsoft Graph endpoint, for accounts with upstream "graph" or graphFallback.');
 
 const identitySchema = z
   .strictObject({
@@ -358,6 +425,7 @@ const configObject = z.strictObject({
     accounts: z.array(accountSchema).min(1, 'configure at least one account'),
     upstream: upstreamSchema.prefault({}),
     identity: identitySchema.prefault({}),
+    graph: graphSchema.prefault({}),
     delivery: deliverySchema.prefault({}),
     secrets: secretsSchema.prefault({}),
     alerts: alertsSchema.prefault({}),
@@ -407,10 +475,12 @@ export type ClientCredentialsAuth = Extract<ParsedAccount['auth'], { method: 'cl
 export type DelegatedAuth = Extract<ParsedAccount['auth'], { method: 'delegated' }> & { scopes: string[] };
 export type AccountConfig = Omit<ParsedAccount, 'auth'> & { auth: ClientCredentialsAuth | DelegatedAuth };
 /** The configuration as the relay uses it: defaults applied, the cloud's hosts and scopes filled in. */
-export type Config = Omit<ParsedConfig, 'accounts' | 'identity' | 'upstream'> & {
+export type Config = Omit<ParsedConfig, 'accounts' | 'identity' | 'upstream' | 'graph'> & {
   accounts: AccountConfig[];
   identity: ParsedConfig['identity'] & { authorityHost: string };
   upstream: ParsedConfig['upstream'] & { host: string };
+  /** Graph with the cloud's endpoint and the scopes a Graph token needs (graphFallback asks for these). */
+  graph: ParsedConfig['graph'] & { baseUrl: string; appScope: string; delegatedScopes: string[] };
 };
 
 /** Fills what the cloud decides and the file left out: hosts and scopes. */
@@ -420,14 +490,22 @@ function applyCloud(config: ParsedConfig): Config {
     ...config,
     identity: { ...config.identity, authorityHost: config.identity.authorityHost ?? cloud.authorityHost },
     upstream: { ...config.upstream, host: config.upstream.host ?? cloud.smtpHost },
-    accounts: config.accounts.map((account) => ({ ...account, auth: withScopes(account.auth, cloud) })),
+    graph: {
+      ...config.graph,
+      baseUrl: (config.graph.baseUrl ?? cloud.graphBaseUrl).replace(/\/+$/, ''),
+      appScope: cloud.graphAppScope,
+      delegatedScopes: [cloud.graphDelegatedScope, 'offline_access'],
+    },
+    accounts: config.accounts.map((account) => ({ ...account, auth: withScopes(account.auth, cloud, account.upstream) })),
   };
 }
 
-function withScopes(auth: ParsedAccount['auth'], cloud: (typeof CLOUDS)[CloudName]): AccountConfig['auth'] {
-  if (auth.method === 'client-credentials') return { ...auth, scope: auth.scope ?? cloud.appScope };
+function withScopes(auth: ParsedAccount['auth'], cloud: (typeof CLOUDS)[CloudName], upstream: ParsedAccount['upstream']): AccountConfig['auth'] {
+  // A Graph account's token is for Graph: Mail.Send (docs/graph.md).
+  const graph = upstream === 'graph';
+  if (auth.method === 'client-credentials') return { ...auth, scope: auth.scope ?? (graph ? cloud.graphAppScope : cloud.appScope) };
   // offline_access asks for the refresh token that keeps the sign-in alive (M365.md).
-  return { ...auth, scopes: auth.scopes ?? [cloud.delegatedScope, 'offline_access'] };
+  return { ...auth, scopes: auth.scopes ?? [graph ? cloud.graphDelegatedScope : cloud.delegatedScope, 'offline_access'] };
 }
 
 /** The JSON Schema for editors, generated from the same definition. */

@@ -15,6 +15,7 @@
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import {
+  describeCredential,
   keyStoreWarning,
   readSignInState,
   type ClosableTokenProvider,
@@ -239,6 +240,7 @@ async function checkAccount(config: Config, account: AccountConfig, context: Acc
   } else {
     const token = await checkToken(config, account, context, fixContext, record);
     if (token === undefined) record({ check: 'auth', account: name, status: 'skip', finding: 'no token' });
+    else if (account.upstream === 'graph') record({ check: 'auth', account: name, status: 'skip', finding: `sends through Microsoft Graph (${config.graph.baseUrl}): no SMTP AUTH; the token is for Graph`, fix: 'smtp-oauth-relay send-test --to <address> proves delivery' });
     else if (!context.upstreamOk) record({ check: 'auth', account: name, status: 'skip', finding: 'the upstream failed its TLS check (above)' });
     else await checkAuth(config, account, token, fixContext, record);
   }
@@ -261,7 +263,7 @@ async function checkToken(config: Config, account: AccountConfig, context: Accou
     provider = buildProvider(config, account, context);
     const token = await provider.getToken();
     const minutes = Math.round((token.expiresAt - Date.now()) / 60_000);
-    record({ check: 'token', account: account.name, status: 'pass', finding: `token obtained from ${config.identity.authorityHost}, valid for ${minutes} more minutes` });
+    record({ check: 'token', account: account.name, status: 'pass', finding: `token obtained from ${config.identity.authorityHost} with ${describeCredential(account)}, valid for ${minutes} more minutes` });
     return token;
   } catch (error) {
     record(failure('token', account.name, describe(error), error, { ...fixContext, host: new URL(config.identity.authorityHost).host, port: 443 }));

@@ -15,7 +15,7 @@ import type { AccountConfig, Config } from '../core/config.js';
 import { isHeldState } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
 import { SignInRequiredError } from '../core/token.js';
-import { DeliveryScheduler, PacingFile, UpstreamTransport } from '../delivery/index.js';
+import { DeliveryScheduler, FallbackSender, GraphSender, PacingFile, UpstreamTransport, type MessageSender } from '../delivery/index.js';
 import { AlertLedger, AlertMonitor, configFileWarnings, createOsLog, environmentWarnings, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
@@ -27,7 +27,7 @@ import { readHealthToken } from './health-access.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { statusFromLive } from './status-collector.js';
 import { QueueCommands } from './queue-commands.js';
-import { openConfiguredKeyStore, SignIn } from './sign-in.js';
+import { buildTokenProvider, openConfiguredKeyStore, SignIn } from './sign-in.js';
 import { buildStatus, type RelayStatus } from './relay-status.js';
 
 export interface RelayOptions {
@@ -58,6 +58,10 @@ export class Relay {
       readonly stuck: StuckQueueWatch;
       readonly inbound: InboundServer;
       readonly health: HealthServer | undefined;
+      /** Accounts that moved from SMTP to Graph (graphFallback), with why: shown in status. */
+      readonly fallbacks: ReadonlyMap<string, string>;
+      /** Token providers made for graphFallback, closed at stop. */
+      readonly graphProviders: readonly ClosableTokenProvider[];
     },
     private readonly startedAt: number,
     /** Set-up warnings said at start and in every status (src/health/standing-warnings.ts). */
@@ -105,6 +109,8 @@ export class Relay {
       const reportingHost = config.listen.name ?? hostname();
       // The pacing window outlives a restart (src/delivery/pacing.ts).
       const pacing = new PacingFile(join(config.dataDir, 'delivery', 'pacing.json'));
+      const fallbacks = new Map<string, string>();
+      const graphProviders: ClosableTokenProvider[] = [];
       const scheduler = new DeliveryScheduler({
         config,
         store: spool,
@@ -121,17 +127,26 @@ export class Relay {
         },
         pacing: { file: pacing, acceptedBefore: await pacing.load() },
         transportFor: (account: AccountConfig) =>
-          new UpstreamTransport({
-            upstream: config.upstream,
-            account,
+          senderFor(config, account, {
             tokens: tokenFor(tokens, account.name),
             messagePath: (id) => spool.messagePath(id),
             clientName: reportingHost,
+            graphTokens: () => {
+              const provider = buildTokenProvider(config, graphAccount(config, account), signIn.keyStore, { logger, clock });
+              graphProviders.push(provider);
+              return provider;
+            },
+            onFallback: (reply) => {
+              const text = `${account.name}: SMTP AUTH is disabled for ${account.mailbox} (${reply.replace(/\s+/g, ' ').trim()}); delivering through Microsoft Graph instead (graphFallback).`;
+              fallbacks.set(account.name, text);
+              logger.warn({ account: account.name, reply }, 'SMTP AUTH disabled; falling back to Microsoft Graph');
+            },
           }),
       });
       late.scheduler = scheduler;
       scheduler.start(records);
       cleanup.push(() => scheduler.stop(0));
+      cleanup.push(() => graphProviders.forEach((provider) => provider.close()));
       const monitor = await startAlerts(config, { logger, clock, spool, scheduler, signIn, osLog, hostname: reportingHost });
       cleanup.push(() => monitor.stop());
       const stuck = new StuckQueueWatch({
@@ -188,7 +203,7 @@ export class Relay {
           })
         : undefined;
 
-      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, stuck, inbound, health }, startedAt, standing);
+      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, stuck, inbound, health, fallbacks, graphProviders }, startedAt, standing);
       logger.info(
         {
           smtp: `${inbound.address.host}:${inbound.address.port}`,
@@ -218,7 +233,7 @@ export class Relay {
       now: clock.now(),
       smtp: this.smtpAddress,
       delivery: this.parts.scheduler.snapshot(),
-      warnings: [...this.parts.signIn.warnings, ...this.standingWarnings],
+      warnings: [...this.parts.signIn.warnings, ...this.standingWarnings, ...this.parts.fallbacks.values()],
       signIn: this.parts.signIn.keepAliveInfo(),
     });
   }
@@ -245,6 +260,7 @@ export class Relay {
     // so a program that connects during the stop hears why instead of a refused connection.
     await Promise.all([scheduler.stop(timeout).then(() => inbound.close()), this.parts.monitor.stop()]);
     await spool.close();
+    for (const provider of this.parts.graphProviders) provider.close();
     await this.parts.signIn.stop();
     await control.close();
     this.options.logger.info('relay stopped');
@@ -345,6 +361,35 @@ function createMetrics(config: Config, clock: Clock, late: { scheduler?: Deliver
     },
     signInStates: async () => (late.signIn === undefined ? [] : late.signIn.states()),
   });
+}
+
+/**
+ * The one place where an account's upstream kind chooses how its messages leave: SMTP AUTH
+ * (nodemailer), Microsoft Graph, or SMTP that falls back to Graph on 5.7.139 (docs/graph.md).
+ */
+function senderFor(
+  config: Config,
+  account: AccountConfig,
+  parts: {
+    tokens: ClosableTokenProvider;
+    messagePath: (id: string) => string;
+    clientName: string;
+    graphTokens: () => ClosableTokenProvider;
+    onFallback: (reply: string) => void;
+  },
+): MessageSender {
+  const graph = (tokens: ClosableTokenProvider, note?: string) =>
+    new GraphSender({ graph: config.graph, account, tokens, messagePath: parts.messagePath, ...(note === undefined ? {} : { note }) });
+  if (account.upstream === 'graph') return graph(parts.tokens);
+  const smtp = new UpstreamTransport({ upstream: config.upstream, account, tokens: parts.tokens, messagePath: parts.messagePath, clientName: parts.clientName });
+  if (!account.graphFallback) return smtp;
+  return new FallbackSender({ smtp, graph: () => graph(parts.graphTokens(), 'fallback: SMTP AUTH disabled'), onFallback: parts.onFallback });
+}
+
+/** The account as it signs in for Graph: the app-only .default scope of the cloud's Graph (graphFallback is app-only). */
+function graphAccount(config: Config, account: AccountConfig): AccountConfig {
+  if (account.auth.method === 'client-credentials') return { ...account, auth: { ...account.auth, scope: config.graph.appScope } };
+  return { ...account, auth: { ...account.auth, scopes: config.graph.delegatedScopes } };
 }
 
 function tokenFor(tokens: ReadonlyMap<string, ClosableTokenProvider>, account: string): ClosableTokenProvider {

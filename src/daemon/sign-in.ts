@@ -37,7 +37,8 @@ export interface SignInHooks {
 
 export function needsKeyStore(account: AccountConfig): boolean {
   if (account.auth.method === 'delegated') return true;
-  return account.auth.clientSecret === undefined && account.auth.clientSecretEnv === undefined;
+  // A certificate's private key in privateKeyFile needs no key store; one sealed by `secret set` does.
+  return account.auth.clientSecret === undefined && account.auth.clientSecretEnv === undefined && account.auth.privateKeyFile === undefined;
 }
 
 /**

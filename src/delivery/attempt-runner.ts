@@ -98,7 +98,7 @@ export class AttemptRunner {
       this.deps.logger[fails ? 'error' : 'warn']({ ...base, rcpt: address, reply: reply.text, condition: verdict.rule, meaning: verdict.meaning }, fails ? 'recipient refused permanently' : 'recipient deferred');
     }
     if (outcome.verdict?.action === 'fail') {
-      this.deps.logger.error({ ...base, reply: outcome.verdict.condition.id, meaning: outcome.verdict.meaning }, 'message refused permanently');
+      this.deps.logger.error({ ...base, condition: outcome.verdict.condition.id, reply: outcome.reply?.text, meaning: outcome.verdict.meaning }, 'message refused permanently');
     }
   }
 }

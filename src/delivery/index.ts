@@ -12,3 +12,5 @@ export { RetrySchedule, pauseIntervals, type PauseIntervals } from './retry-sche
 export { AcceptancePacer, PacingFile } from './pacing.js';
 export { ACCOUNT_EVENTS, STATE_TEXT, TRANSITIONS, transition } from './account-states.js';
 export { composeDsn, readHeaderBlock } from './dsn.js';
+export { FallbackSender, GraphSender } from './graph/index.js';
+export type { GraphSenderOptions } from './graph/index.js';

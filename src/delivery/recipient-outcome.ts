@@ -34,8 +34,9 @@ export interface Outcome {
   readonly refusals: ReadonlyArray<{ readonly address: string; readonly reply: UpstreamReply; readonly verdict: Classification }>;
   readonly step: MessageStep;
   readonly events: readonly AccountEventNote[];
-  /** The verdict of a failed transaction, for the log. */
+  /** The verdict of a failed transaction and the reply it came from, for the log. */
   readonly verdict?: Classification | undefined;
+  readonly reply?: UpstreamReply | undefined;
 }
 
 export interface OutcomeInput {
@@ -68,7 +69,7 @@ export function oneLine(text: string): string {
 
 function transactionFailed(input: OutcomeInput, reply: UpstreamReply): Outcome {
   const verdict = classifyReply(reply);
-  const base = { delivered: [], response: '', refusals: [], verdict };
+  const base = { delivered: [], response: '', refusals: [], verdict, reply };
   const unchanged = { ...base, record: input.record, changed: false };
   const holds = verdict.event === 'sign-in-refused' || verdict.event === 'admin-action-required';
   // Exchange answered MAIL FROM, RCPT TO or DATA, so AUTH went through: a held account's probe

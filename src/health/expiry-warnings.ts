@@ -14,13 +14,15 @@
  * refers to. A new login or a new secret changes that expiry, so keys of the old window no longer
  * match and the new window is warned again when it comes near.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AccountConfig } from '../core/config.js';
 import type { SignInState } from '../core/sign-in-state.js';
 
 const DAY_MS = 24 * 3600_000;
 const HOUR_MS = 3600_000;
 
-export type WarningKind = 'refresh-token-expiry' | 'client-secret-expiry' | 'sign-in-required';
+export type WarningKind = 'refresh-token-expiry' | 'client-secret-expiry' | 'client-certificate-expiry' | 'sign-in-required';
 export type WarningLevel = 'warn' | 'error';
 
 export interface ExpiryWarning {
@@ -65,6 +67,7 @@ export function dueWarnings(input: DueWarningsInput): ExpiryWarning[] {
       signInRequiredWarning(account, state),
       refreshWindowWarning(account, state, input.now, thresholds),
       clientSecretWarning(account, input.now, thresholds),
+      clientCertificateWarning(account, input.now, thresholds),
     ];
     for (const warning of candidates) {
       if (warning === undefined || input.sent.has(warning.key)) continue;
@@ -168,6 +171,48 @@ function clientSecretWarning(account: WarnedAccount, now: number, thresholds: re
       `To fix it, ${nextStep}.`,
     nextStep,
     key: warningKey(account.name, 'client-secret-expiry', threshold, date),
+  };
+}
+
+/**
+ * A certificate credential lapses at its notAfter (validTo); the date is read from the certificate
+ * itself, so nothing in the config can fall out of step with it. An unreadable file is left to
+ * the sign-in, which reports it (the account is held).
+ */
+function clientCertificateWarning(account: WarnedAccount, now: number, thresholds: readonly number[]): ExpiryWarning | undefined {
+  if (account.auth.method !== 'client-credentials' || account.auth.certificateFile === undefined) return undefined;
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(readFileSync(account.auth.certificateFile));
+  } catch {
+    return undefined;
+  }
+  const expiresAt = Date.parse(certificate.validTo);
+  const threshold = Number.isNaN(expiresAt) ? undefined : crossedThreshold(expiresAt - now, thresholds);
+  if (threshold === undefined) return undefined;
+  const expired = threshold === 0;
+  const expiresIso = new Date(expiresAt).toISOString();
+  const thumbprint = certificate.fingerprint256.replaceAll(':', '');
+  const nextStep =
+    `create a new certificate, upload it to the app registration in Microsoft Entra (App registrations > Certificates & secrets), ` +
+    `point certificateFile at it and store its key (privateKeyFile, or \`smtp-oauth-relay secret set --account ${account.name}\`)`;
+  return {
+    account: account.name,
+    kind: 'client-certificate-expiry',
+    threshold,
+    level: expired ? 'error' : 'warn',
+    daysLeft: (expiresAt - now) / DAY_MS,
+    expiresAt: expiresIso,
+    summary: expired
+      ? `${account.name}: client certificate has expired`
+      : `${account.name}: client certificate expires ${describeTimeLeft(expiresAt - now)}`,
+    text:
+      `The certificate of account "${account.name}" (${account.mailbox}, SHA-256 thumbprint ${thumbprint}) ` +
+      (expired ? `expired on ${formatTime(expiresIso)}` : `expires on ${formatTime(expiresIso)}, ${describeTimeLeft(expiresAt - now)}`) +
+      `. ${expired ? 'Microsoft Entra now refuses it and mail is held' : 'After that Microsoft Entra refuses it and mail will be held'}. ` +
+      `To fix it, ${nextStep}.`,
+    nextStep,
+    key: warningKey(account.name, 'client-certificate-expiry', threshold, `${thumbprint}|${expiresIso}`),
   };
 }
 

@@ -18,6 +18,8 @@ import type { Clock } from '../../src/core/clock.js';
 import { entraError, entraErrorFromDescription } from './entra-error-body.js';
 
 export const EXCHANGE_DELEGATED_SCOPE = 'https://outlook.office.com/SMTP.Send';
+/** Microsoft Graph's delegated Mail.Send, for accounts that send through Graph (one resource per token). */
+export const GRAPH_DELEGATED_SCOPE = 'https://graph.microsoft.com/Mail.Send';
 /** Scopes of OpenID Connect itself: they ask for an id token or a refresh token, not a resource. */
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 const DAY_SECONDS = 24 * 60 * 60;
@@ -428,7 +430,7 @@ export class DelegatedGrants {
       access_token: await this.options.sign(
         {
           ...person,
-          aud: 'https://outlook.office.com',
+          aud: resourceScopes.some((scope) => sameScope(scope, GRAPH_DELEGATED_SCOPE)) ? 'https://graph.microsoft.com' : 'https://outlook.office.com',
           // scp holds the permission names without the resource prefix, space-separated.
           scp: resourceScopes.map((scope) => scope.slice(scope.lastIndexOf('/') + 1)).join(' '),
           upn: user,
@@ -552,10 +554,11 @@ function splitScopes(scope: string | null | undefined): string[] {
 /** Why `scopes` cannot be granted, or undefined. Only Exchange's SMTP.Send is registered. */
 function checkScopes(scopes: readonly string[]): string | undefined {
   const resources = scopes.filter((scope) => !OIDC_SCOPES.has(scope));
-  if (!resources.some((scope) => sameScope(scope, EXCHANGE_DELEGATED_SCOPE))) {
+  const registered = resources.some((scope) => sameScope(scope, GRAPH_DELEGATED_SCOPE)) ? GRAPH_DELEGATED_SCOPE : EXCHANGE_DELEGATED_SCOPE;
+  if (!resources.some((scope) => sameScope(scope, registered))) {
     return `The provided value for the input parameter 'scope' is not valid. The scope '${scopes.join(' ')}' does not include ${EXCHANGE_DELEGATED_SCOPE}.`;
   }
-  const other = resources.filter((scope) => !sameScope(scope, EXCHANGE_DELEGATED_SCOPE));
+  const other = resources.filter((scope) => !sameScope(scope, registered));
   if (other.length > 0) return `The provided value for the input parameter 'scope' is not valid. The scope '${other.join(' ')}' is not configured for this application.`;
   return undefined;
 }

@@ -17,6 +17,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { createHash, X509Certificate } from 'node:crypto';
+import { decodeProtectedHeader, importX509, jwtVerify } from 'jose';
 import { OAuth2Issuer, OAuth2Service } from 'oauth2-mock-server';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import type { TestCertificates } from './certs.js';
@@ -36,6 +38,9 @@ export const EXCHANGE_DELEGATED_AUDIENCE = 'https://outlook.office.com';
 /** Application permission for SMTP AUTH as an app; delegated permission for a user. */
 export const SEND_AS_APP_ROLE = 'SMTP.SendAsApp';
 export const SEND_SCOPE = 'SMTP.Send';
+/** Microsoft Graph: audience, and the permission that sendMail needs (application role or delegated scope). */
+export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
+export const GRAPH_MAIL_SEND = 'Mail.Send';
 
 /** A reply the token endpoint gives instead of a token, shaped like Entra's. */
 export interface TokenEndpointFailure {
@@ -68,12 +73,15 @@ export interface IdentityProviderOptions {
   readonly refreshTokenRotation?: 'strict' | 'lenient';
   /** Entra's default: 90 days. */
   readonly refreshTokenMaxInactiveSeconds?: number;
+  /** PEM certificate registered on the app: client assertions must be signed with its key. */
+  readonly clientCertificatePem?: string;
 }
 
 interface TokenRequestBody {
   grant_type?: string;
   client_id?: string;
   client_secret?: string;
+  scope?: string;
 }
 
 /** Fixed user object id for delegated tokens; any stable GUID will do. */
@@ -86,11 +94,15 @@ export class MockIdentityProvider {
   private readonly server: Server;
   private readonly failures: { failure: TokenEndpointFailure; remaining: number }[] = [];
   private readonly delegated: DelegatedGrants;
+  /** Token requests whose client assertion was verified against the registered certificate. */
+  private readonly assertedClients = new WeakSet<object>();
+  private clientCertificatePem: string | undefined;
   private port = 0;
   private requestCount = 0;
 
   private constructor(options: IdentityProviderOptions) {
     this.options = options;
+    this.clientCertificatePem = options.clientCertificatePem;
     this.issuer = new OAuth2Issuer();
     this.service = new OAuth2Service(this.issuer);
     this.service.on('beforeTokenSigning', (token, req) => this.shapeToken(token.payload, req.body as TokenRequestBody));
@@ -149,6 +161,11 @@ export class MockIdentityProvider {
   /** The next `times` token requests are answered with `failure` instead of a token. */
   failNext(failure: TokenEndpointFailure, times = 1): void {
     this.failures.push({ failure, remaining: times });
+  }
+
+  /** Registers the app's certificate (PEM): from now on client assertions are checked against it. */
+  registerClientCertificate(certificatePem: string | undefined): void {
+    this.clientCertificatePem = certificatePem;
   }
 
   /** Forgets failures that have not fired yet. */
@@ -301,6 +318,14 @@ export class MockIdentityProvider {
         sendAnswer(res, await this.delegated.token(form));
         return;
       }
+      if (form.client_assertion !== undefined) {
+        const refusal = await verifyClientAssertion(form, this.clientCertificatePem, this.options.clientId, `${this.authorityHost}${url.pathname}`);
+        if (refusal !== undefined) {
+          sendJson(res, 401, entraError('invalid_client', refusal.code, refusal.description));
+          return;
+        }
+        this.assertedClients.add(form);
+      }
       // The body is read: body-parser sees a finished request and keeps req.body as given.
       (req as IncomingMessage & { body?: unknown }).body = form;
       return this.forward(req, res, '/token', url);
@@ -350,10 +375,12 @@ export class MockIdentityProvider {
     payload.tid = tenantId;
     if (body.grant_type === 'client_credentials') {
       // App-only: the permission is an application role, there is no user and no scp.
+      // The resource of the .default scope decides the audience: Exchange Online or Graph.
+      const graph = (body.scope ?? '').startsWith(GRAPH_AUDIENCE);
       delete payload.scope;
       Object.assign(payload, {
-        aud: EXCHANGE_APP_AUDIENCE,
-        roles: [SEND_AS_APP_ROLE],
+        aud: graph ? GRAPH_AUDIENCE : EXCHANGE_APP_AUDIENCE,
+        roles: [graph ? GRAPH_MAIL_SEND : SEND_AS_APP_ROLE],
         oid: this.options.servicePrincipalId,
         sub: this.options.servicePrincipalId,
         appid: clientId,
@@ -393,7 +420,7 @@ export class MockIdentityProvider {
       refuse(400, entraError('unauthorized_client', 'AADSTS700016', `Application with identifier '${String(body.client_id)}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`));
       return;
     }
-    if (body.grant_type === 'client_credentials' && body.client_secret === undefined) {
+    if (body.grant_type === 'client_credentials' && body.client_secret === undefined && !this.assertedClients.has(body)) {
       refuse(401, entraError('invalid_client', 'AADSTS7000218', "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."));
       return;
     }
@@ -408,6 +435,38 @@ export class MockIdentityProvider {
       response.body.client_info = Buffer.from(JSON.stringify({ uid: DELEGATED_USER_OID, utid: tenantId })).toString('base64url');
     }
   }
+}
+
+/**
+ * Entra's check of a certificate credential (RFC 7523 client assertion): signed with the key of
+ * the registered certificate (header x5t#S256 names it), iss = sub = client id, aud = the token
+ * endpoint, within its validity (Entra allows 5 minutes of clock skew).
+ * https://learn.microsoft.com/entra/identity-platform/certificate-credentials
+ */
+async function verifyClientAssertion(
+  form: Record<string, string>,
+  certificatePem: string | undefined,
+  clientId: string,
+  tokenEndpoint: string,
+): Promise<{ code: string; description: string } | undefined> {
+  const invalid = (code: string, description: string) => ({ code, description });
+  if (form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+    return invalid('AADSTS50027', 'Invalid client_assertion_type.');
+  }
+  if (certificatePem === undefined) return invalid('AADSTS700027', 'Client assertion failed signature validation: no certificate is registered for the application.');
+  const certificate = new X509Certificate(certificatePem);
+  const thumbprint = createHash('sha256').update(certificate.raw).digest('base64url');
+  try {
+    const header = decodeProtectedHeader(form.client_assertion ?? '');
+    if (header['x5t#S256'] !== thumbprint) {
+      return invalid('AADSTS700027', `Client assertion failed signature validation. The key was not found: thumbprint ${String(header['x5t#S256'])}.`);
+    }
+    const key = await importX509(certificatePem, header.alg ?? 'RS256');
+    await jwtVerify(form.client_assertion ?? '', key, { issuer: clientId, subject: clientId, audience: tokenEndpoint, algorithms: ['RS256', 'PS256'], requiredClaims: ['exp'], clockTolerance: 300 });
+  } catch (error) {
+    return invalid('AADSTS700027', `Client assertion failed signature validation. ${(error as Error).message}`);
+  }
+  return undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -14,6 +14,8 @@ import { createTestCertificates, writeCaFile } from './certs.js';
 import { MockIdentityProvider } from './identity-provider.js';
 import { createTokenVerifier } from './token-verifier.js';
 import { MockExchange } from './upstream.js';
+import { MockGraph } from './graph-stand-in.js';
+import { createGraphTokenCheck } from './graph-token-check.js';
 
 export { EXCHANGE_REPLIES, type SmtpReply } from './exchange-replies.js';
 export { MockIdentityProvider, type TokenEndpointFailure } from './identity-provider.js';
@@ -28,6 +30,7 @@ export {
 export { completeBrowserSignIn, openDeviceLoginPage, type BrowserSignInResult } from './browser-stand-in.js';
 export { DROP_DURING_DATA, MockExchange, type DataReplyHold, type ReceivedMessage, type ScriptContext, type ScriptPhase, type ScriptStep } from './upstream.js';
 export { createTestCertificates, writeCaFile, type TestCertificates } from './certs.js';
+export { MockGraph, type GraphOperation, type GraphScriptStep, type GraphSentMessage } from './graph-stand-in.js';
 
 /** Fixed identities of the mock tenant (a mock: these are not secrets). */
 export const MOCK_TENANT_ID = '00000000-0000-4000-8000-000000000001';
@@ -64,6 +67,10 @@ export interface MockTenantOptions {
   readonly identityClock?: Clock;
   /** 'strict' (default): a refresh token works once; 'lenient': it stays valid after rotation. */
   readonly refreshTokenRotation?: 'strict' | 'lenient';
+  /** Also start the Microsoft Graph stand-in (graph-stand-in.ts); `sendAs` as for Exchange. */
+  readonly graph?: boolean | { readonly sendAs?: Readonly<Record<string, readonly string[]>> };
+  /** PEM certificate registered on the app, for certificate credentials (client assertions). */
+  readonly clientCertificatePem?: string;
 }
 
 export interface MockTenant {
@@ -78,11 +85,13 @@ export interface MockTenant {
   readonly publicClientId: string;
   readonly identity: MockIdentityProvider;
   readonly upstream: MockExchange;
+  /** The Graph stand-in, when `graph` was asked for; relayConfig then points graph.baseUrl at it. */
+  readonly graph: MockGraph | undefined;
   /**
    * A configuration valid against configSchema that sends through this tenant: account "sage"
    * (sage@contoso.example, may send as invoices@contoso.example) with client credentials.
    * `listen` is left at its defaults: tests should set `listen.port`. Top-level keys of
-   * `overrides` replace the generated ones, except listen/upstream/identity/delivery/log,
+   * `overrides` replace the generated ones, except listen/upstream/identity/graph/delivery/log,
    * whose fields are merged.
    */
   relayConfig(dataDir: string, overrides?: Partial<RelayConfigInput>): RelayConfigInput;
@@ -107,6 +116,7 @@ export async function startMockTenant(options: MockTenantOptions = {}): Promise<
     ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
     ...(options.identityClock === undefined ? {} : { clock: options.identityClock }),
     ...(options.refreshTokenRotation === undefined ? {} : { refreshTokenRotation: options.refreshTokenRotation }),
+    ...(options.clientCertificatePem === undefined ? {} : { clientCertificatePem: options.clientCertificatePem }),
   });
   let upstream: MockExchange;
   try {
@@ -123,6 +133,19 @@ export async function startMockTenant(options: MockTenantOptions = {}): Promise<
     await identity.close();
     throw error;
   }
+  let graph: MockGraph | undefined;
+  if (options.graph !== undefined && options.graph !== false) {
+    const sendAs = options.graph === true ? undefined : options.graph.sendAs;
+    graph = await MockGraph.start({
+      certificates,
+      checkToken: createGraphTokenCheck({ jwksUri: identity.jwksUri, issuer: identity.issuerUrl, caPem: certificates.caPem }),
+      mailboxes,
+      sendAs: sendAs ?? { [MOCK_MAILBOX]: [MOCK_SEND_AS] },
+    }).catch(async (error: unknown) => {
+      await Promise.all([upstream.close(), identity.close()]);
+      throw error;
+    });
+  }
 
   const relayConfig = (dataDir: string, overrides: Partial<RelayConfigInput> = {}): RelayConfigInput => {
     const base: RelayConfigInput = {
@@ -137,6 +160,7 @@ export async function startMockTenant(options: MockTenantOptions = {}): Promise<
       ],
       upstream: { host: upstream.host, port: upstream.port, caFile },
       identity: { authorityHost: identity.authorityHost, caFile },
+      ...(graph === undefined ? {} : { graph: { baseUrl: graph.baseUrl, caFile } }),
     };
     return {
       ...base,
@@ -144,6 +168,7 @@ export async function startMockTenant(options: MockTenantOptions = {}): Promise<
       listen: { ...base.listen, ...overrides.listen },
       upstream: { ...base.upstream, ...overrides.upstream },
       identity: { ...base.identity, ...overrides.identity },
+      ...(base.graph === undefined && overrides.graph === undefined ? {} : { graph: { ...base.graph, ...overrides.graph } }),
       delivery: { ...base.delivery, ...overrides.delivery },
       log: { ...base.log, ...overrides.log },
     };
@@ -161,9 +186,10 @@ export async function startMockTenant(options: MockTenantOptions = {}): Promise<
     publicClientId: MOCK_PUBLIC_CLIENT_ID,
     identity,
     upstream,
+    graph,
     relayConfig,
     async close() {
-      await Promise.all([upstream.close(), identity.close()]);
+      await Promise.all([upstream.close(), identity.close(), graph?.close()]);
       if (ownDir) await rm(dir, { recursive: true, force: true });
     },
   };

@@ -9,6 +9,13 @@ const smtp = (code: number | undefined, text: string, errorCode?: string): Obser
   text,
   errorCodes: errorCode === undefined ? [] : [errorCode],
 });
+const graph = (httpStatus: number | undefined, graphCode?: string, errorCode?: string): Observation => ({
+  origin: 'graph',
+  text: `${httpStatus ?? 'no answer'} ${graphCode ?? ''}`,
+  httpStatus,
+  graphCode,
+  errorCodes: errorCode === undefined ? [] : [errorCode],
+});
 const identity = (text: string, personMustAct = false, oauthError?: string): Observation => ({ origin: 'identity', text, personMustAct, oauthError });
 
 /**
@@ -61,6 +68,21 @@ const CASES: ReadonlyArray<{ observation: Observation; id: string; action: strin
   { observation: identity('AADSTS700082: The refresh token has expired due to inactivity.', true, 'invalid_grant'), id: 'sign-in-again', action: 'keep', event: 'sign-in-refused' },
   { observation: identity('interaction_required: no refresh token in the cache', true, 'interaction_required'), id: 'identity-refused', action: 'keep', event: 'sign-in-refused' },
   { observation: identity('getaddrinfo ENOTFOUND login.microsoftonline.com'), id: 'identity-provider-unreachable', action: 'keep', event: 'identity-provider-unreachable' },
+  // Microsoft Graph (https://learn.microsoft.com/graph/errors): specific codes before statuses.
+  { observation: graph(403, 'ErrorSendAsDenied'), id: 'graph-send-as-denied', action: 'fail', event: 'none' },
+  { observation: graph(400, 'ErrorInvalidRecipients'), id: 'graph-invalid-recipients', action: 'fail', event: 'none' },
+  { observation: graph(413, 'RequestEntityTooLarge'), id: 'graph-message-too-large', action: 'fail', event: 'none' },
+  { observation: graph(404, 'MailboxNotEnabledForRESTAPI'), id: 'graph-mailbox-not-rest', action: 'keep', event: 'admin-action-required' },
+  { observation: graph(404, 'ErrorInvalidUser'), id: 'graph-unknown-mailbox', action: 'keep', event: 'admin-action-required' },
+  { observation: graph(507, 'ErrorQuotaExceeded'), id: 'graph-mailbox-full', action: 'keep', event: 'admin-action-required' },
+  { observation: graph(undefined, 'UploadBudgetUsedUp'), id: 'graph-upload-budget', action: 'keep', event: 'throttled' },
+  { observation: graph(503, 'ServiceUnavailable'), id: 'graph-busy', action: 'keep', event: 'throttled' },
+  { observation: graph(401, 'InvalidAuthenticationToken'), id: 'graph-token-refused', action: 'keep', event: 'sign-in-refused' },
+  { observation: graph(403, 'ErrorAccessDenied'), id: 'graph-access-denied', action: 'keep', event: 'admin-action-required' },
+  { observation: graph(502), id: 'graph-server-error', action: 'defer', event: 'none' },
+  { observation: graph(undefined, 'ECONNREFUSED', 'ECONNREFUSED'), id: 'graph-network-error', action: 'defer', event: 'upstream-unreachable' },
+  { observation: graph(400, 'SomethingNew'), id: 'graph-unknown', action: 'defer', event: 'none' },
+  { observation: identity('AADSTS700027: Client assertion failed signature validation.', true), id: 'client-certificate-refused', action: 'keep', event: 'admin-action-required' },
   { observation: { origin: 'local', text: '4.4.7 Delivery time expired: not delivered within 120 hours' }, id: 'expired', action: 'fail', event: 'none' },
 ];
 
@@ -115,8 +137,13 @@ describe('the catalogue of conditions', () => {
     expect(enhancedCodeOf('no code here 12.3')).toBeUndefined();
   });
 
-  it('has room for HTTP upstreams: an HTTP status and a Graph code are matched when a row names them', () => {
-    // No Graph-specific rows yet (docs/exchange-replies.md); an unknown HTTP answer falls to the default.
-    expect(classify({ origin: 'graph', text: 'Internal error', httpStatus: 500, graphCode: 'ErrorInternalServerError' }).id).toBe('unknown');
+  it('never lets a Graph answer fall through to an SMTP row, and gives each Graph row its SMTP equivalent', () => {
+    // A Graph text that quotes an SMTP-looking code still classifies by Graph's rows.
+    expect(classify({ origin: 'graph', text: '550 5.7.60 SendAsDenied', httpStatus: 400, graphCode: 'Other' }).id).toBe('graph-unknown');
+    for (const condition of CONDITIONS.filter((c) => c.id.startsWith('graph-') || c.id === 'http-throttled')) {
+      const [code, enhanced] = condition.smtpEquivalent ?? [0, ''];
+      expect(String(code)[0]).toBe(enhanced[0]);
+      if (condition.action === 'fail') expect(code).toBeGreaterThanOrEqual(500);
+    }
   });
 });

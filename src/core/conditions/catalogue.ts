@@ -5,6 +5,7 @@
  * (conditionById) and never classify again. docs/exchange-replies.md lists every row's source.
  */
 import { ENTRA_CONDITIONS, IDENTITY_FALLBACK_CONDITIONS } from './entra-conditions.js';
+import { GRAPH_CONDITIONS } from './graph-conditions.js';
 import { SMTP_CODE_CONDITIONS, SMTP_SPECIFIC_CONDITIONS } from './smtp-conditions.js';
 import { SOURCES } from './sources.js';
 import { NETWORK_CONDITIONS, TLS_CONDITIONS } from './transport-conditions.js';
@@ -45,6 +46,8 @@ const UNKNOWN: Condition = {
 export const CONDITIONS: readonly Condition[] = [
   ...LOCAL_CONDITIONS,
   ...ENTRA_CONDITIONS,
+  // Graph rows only match Graph observations (and HTTP 429 from any HTTP upstream).
+  ...GRAPH_CONDITIONS,
   ...SMTP_SPECIFIC_CONDITIONS,
   ...TLS_CONDITIONS,
   ...IDENTITY_FALLBACK_CONDITIONS,

@@ -43,6 +43,16 @@ export const ENTRA_CONDITIONS: readonly Condition[] = [
     source: SOURCES.aadsts,
   },
   {
+    id: 'client-certificate-refused',
+    when: { aadsts: ['AADSTS700027'] },
+    action: 'keep',
+    event: 'admin-action-required',
+    meaning: 'Entra refused the client assertion: it was not signed by a certificate registered on the app.',
+    details: { AADSTS700027: 'the client assertion was not signed by a certificate registered on the app' },
+    fix: 'Upload the certificate (auth.certificateFile) to the app {clientId} in Microsoft Entra (Certificates & secrets), or point auth.certificateFile at the registered one.',
+    source: SOURCES.aadsts,
+  },
+  {
     id: 'consent-missing',
     when: { aadsts: ['AADSTS65001'] },
     action: 'keep',

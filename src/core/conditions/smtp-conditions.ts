@@ -132,16 +132,6 @@ export const SMTP_CODE_CONDITIONS: readonly Condition[] = [
     source: SOURCES.limits,
   },
   {
-    // HTTP upstreams (Microsoft Graph): the reply's Retry-After, when given, sets the pause.
-    id: 'http-throttled',
-    when: { httpStatus: [429, 429] },
-    action: 'keep',
-    event: 'throttled',
-    meaning: 'The upstream asked the relay to slow down (HTTP 429 Too Many Requests).',
-    fix: 'Nothing at once: the relay waits as long as the upstream asked (Retry-After) and goes on by itself.',
-    source: 'RFC 6585 section 4 (429 Too Many Requests); RFC 9110 section 10.2.3 (Retry-After)',
-  },
-  {
     id: 'service-not-available',
     when: { codes: [421, 421] },
     action: 'defer',

@@ -96,4 +96,6 @@ export interface Condition {
   readonly refreshTokenFirst?: true;
   /** Entra: a shorter wording per AADSTS code, for "cannot get a token: ..." messages. */
   readonly details?: Readonly<Record<string, string>>;
+  /** HTTP upstreams: the SMTP reply (basic code, RFC 3463 enhanced code) records and DSNs show. */
+  readonly smtpEquivalent?: readonly [number, string];
 }
