@@ -1,6 +1,6 @@
 /**
  * Keeps a delegated sign-in alive: a Microsoft refresh token lapses after 90 days without use,
- * but every redemption returns a new one with a new 90-day window (M365.md; Microsoft:
+ * but every redemption returns a new one with a new 90-day window (docs/microsoft-365.md; Microsoft:
  * https://learn.microsoft.com/entra/identity-platform/refresh-tokens). Redeeming it on a
  * schedule (default every 24 hours) slides the window, so that only revocation, a password
  * reset or Conditional Access can end the sign-in.

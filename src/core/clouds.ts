@@ -1,7 +1,7 @@
 /**
  * Microsoft's clouds in one word: the sign-in host, the SMTP submission host and the token
- * scopes that belong together. Global values: M365.md and Microsoft's "Authenticate an IMAP,
- * POP or SMTP connection using OAuth". National clouds: M365.md for the hosts; the scopes follow
+ * scopes that belong together. Global values: docs/microsoft-365.md and Microsoft's "Authenticate an IMAP,
+ * POP or SMTP connection using OAuth". National clouds: docs/microsoft-365.md for the hosts; the scopes follow
  * the same resource pattern as used by public mail clients for GCC High and 21Vianet (second-hand:
  * every value can be overridden in the configuration). Microsoft Graph per cloud:
  * https://learn.microsoft.com/graph/deployments ("Microsoft Graph and Graph Explorer service root

@@ -8,7 +8,7 @@ import { CLOUDS, CLOUD_NAMES, type CloudName } from './clouds.js';
 
 const MEBIBYTE = 1024 * 1024;
 
-/** Exchange Online: 3 concurrent SMTP AUTH connections per mailbox (M365.md, "limits"). */
+/** Exchange Online: 3 concurrent SMTP AUTH connections per mailbox (docs/microsoft-365.md, "Limits"). */
 export const EXCHANGE_MAX_CONNECTIONS = 3;
 
 const port = z.number().int().min(1).max(65535);
@@ -504,7 +504,7 @@ function withScopes(auth: ParsedAccount['auth'], cloud: (typeof CLOUDS)[CloudNam
   // A Graph account's token is for Graph: Mail.Send (docs/graph.md).
   const graph = upstream === 'graph';
   if (auth.method === 'client-credentials') return { ...auth, scope: auth.scope ?? (graph ? cloud.graphAppScope : cloud.appScope) };
-  // offline_access asks for the refresh token that keeps the sign-in alive (M365.md).
+  // offline_access asks for the refresh token that keeps the sign-in alive (docs/microsoft-365.md).
   return { ...auth, scopes: auth.scopes ?? [graph ? cloud.graphDelegatedScope : cloud.delegatedScope, 'offline_access'] };
 }
 

@@ -2,7 +2,7 @@
  * What the relay knows about an account's sign-in, kept outside the secret store (it holds no
  * secret) so that `status` can read it even when the daemon is down. MSAL never shows the refresh
  * token or its age, so the relay records itself when a refresh token was issued or rotated and
- * predicts its expiry: Microsoft refresh tokens lapse after 90 days without use (M365.md).
+ * predicts its expiry: Microsoft refresh tokens lapse after 90 days without use (docs/microsoft-365.md).
  */
 export const REFRESH_TOKEN_LIFETIME_DAYS = 90;
 

@@ -3,10 +3,10 @@
  * recorded sign-in states, the thresholds and the warnings already sent.
  *
  * Why these conditions:
- * - A delegated refresh token lapses 90 days after it was issued or last rotated (M365.md); the
+ * - A delegated refresh token lapses 90 days after it was issued or last rotated (docs/microsoft-365.md); the
  *   relay predicts that moment (`refreshTokenExpiresAt`). The daily keep-alive slides it, so a
  *   warning means the keep-alive has failed for a long time.
- * - A client secret lapses on the date Entra shows for it (at most 24 months, M365.md); the config
+ * - A client secret lapses on the date Entra shows for it (at most 24 months, docs/microsoft-365.md); the config
  *   may repeat that date in `clientSecretExpiresOn`.
  * - "Sign-in required" (invalid_grant, AADSTS700082, ...) holds the account's queue: warned at once.
  *

@@ -43,7 +43,7 @@ export type { TokenRequestOutcome } from '../core/token.js';
 
 /**
  * From acceptance to delivery: seconds for a healthy relay, minutes while throttled, hours while
- * a mailbox is held or Exchange defers (the queue lifetime is days: DESIGN.md, retries).
+ * a mailbox is held or Exchange defers (the queue lifetime is days: docs/architecture.md, "Retries are data").
  */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400, 172800];
 

@@ -3,7 +3,7 @@
  *
  * RFC 5321 2.3.8 wants CRLF, and smtp-server's parser (SMTPStream) ends DATA only on
  * "\r\n.\r\n": a printer that ends its message with "\n.\n" would wait for our reply until the
- * idle timeout (DESIGN.md, "Known traps"). RFC 5321 4.1.1.4 lets a server be lenient here, and
+ * idle timeout (smtp-server ends DATA only on CRLF.CRLF). RFC 5321 4.1.1.4 lets a server be lenient here, and
  * Postfix and Exchange both accept bare LF. So for the devices in listen.bareLineFeedClients,
  * and only for them, every LF the client sends without a CR before it becomes CRLF before the
  * parser sees it: commands, the DATA body and its final dot alike. For everyone else that

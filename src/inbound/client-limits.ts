@@ -2,7 +2,7 @@
  * Per-client limits (listen.perClient): how many connections one client address may hold at
  * once, and how many messages it may start in any minute. A looping script or a broken
  * printer on the LAN then slows down itself only, not every other program behind the relay,
- * and cannot run the account into Exchange's own throttling (30 messages a minute, M365.md).
+ * and cannot run the account into Exchange's own throttling (30 messages a minute, docs/microsoft-365.md).
  *
  * Replies: RFC 5321 3.8 / 4.2.5 allow "421 ... closing transmission channel" in place of the
  * greeting; RFC 3463 4.7.0 (other security or policy status) for too many connections and

@@ -1,6 +1,6 @@
 /**
  * Which clients may connect: loopback always, anything else only when listen.allowClients
- * names it (an address or a CIDR range, IPv4 or IPv6). Never an open relay (DESIGN.md).
+ * names it (an address or a CIDR range, IPv4 or IPv6). Never an open relay (docs/architecture.md, "Sender policy").
  * Matching is node:net's BlockList; we only normalize what it does not: IPv4-mapped IPv6
  * addresses (RFC 4291 2.5.5.2) are matched as the IPv4 address they carry, so a dual-stack
  * listener that reports ::ffff:192.168.1.20 matches the rule "192.168.1.20".

@@ -1,7 +1,7 @@
 /**
  * End of the SMTP transaction: DATA streams into the spool, the From header is checked
  * against the account chosen at MAIL FROM, and only once the record is committed does the
- * client get 250 (DESIGN.md, "Queue, not pass-through"). Any failure leaves nothing queued.
+ * client get 250 (docs/architecture.md, "Queue, not pass-through"). Any failure leaves nothing queued.
  */
 import { finished } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';

@@ -2,7 +2,7 @@
  * Which account sends a message, and whether the message may claim its sender.
  *
  * Exchange Online refuses a message whose sender the mailbox may not send as with
- * "5.7.60 SendAsDenied" (M365.md), long after the legacy program was told 250. We check the
+ * "5.7.60 SendAsDenied" (docs/microsoft-365.md), long after the legacy program was told 250. We check the
  * same rule here, at MAIL FROM and on every header field that names a sender (From, Sender,
  * Resent-From, Resent-Sender: RFC 5322 3.6.2 and 3.6.6), so the program sees the error at once
  * and no field Exchange or a mail client shows as the sender escapes the check.

@@ -1,6 +1,6 @@
 /**
  * Sender rewriting for devices that invent senders (scanners that send as
- * "scanner@printer.local"): Exchange would refuse them with 5.7.60 SendAsDenied (M365.md), so
+ * "scanner@printer.local"): Exchange would refuse them with 5.7.60 SendAsDenied (docs/microsoft-365.md), so
  * for the clients in listen.rewriteSender, and users with rewriteSender, the envelope sender
  * and the From field become the account's mailbox. The display name stays, so recipients still
  * see "Scanner 3rd floor", and the original address goes to Reply-To (RFC 5322 3.6.2) so that

@@ -1,6 +1,6 @@
 /**
  * Crash safety: each test leaves the files exactly as a crash at one point would, then checks
- * that Spool.open recovers as DESIGN.md specifies, and that a committed message is never removed.
+ * that Spool.open recovers as docs/architecture.md ("Folders are states") specifies, and that a committed message is never removed.
  */
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,6 @@
 /**
  * Start-up recovery: rebuild the queue from the folders after any stop, clean or not
- * (DESIGN.md, "Folders are states"). Each rule undoes or completes exactly one crash point:
+ * (docs/architecture.md, "Folders are states"). Each rule undoes or completes exactly one crash point:
  *
  *   tmp/*                                   never acknowledged                  -> removed
  *   queue/X.eml without X.json              never committed                     -> removed

@@ -1,5 +1,5 @@
 /**
- * Folders are states (DESIGN.md, "Folders are states"):
+ * Folders are states (docs/architecture.md, "Folders are states"):
  *   tmp/         being received, never acknowledged: removed at start-up
  *   queue/       committed, waiting for delivery: <id>.eml and <id>.json
  *   failed/      given up (a delivery status notification was due), kept for `queue retry`

@@ -1,7 +1,7 @@
 /**
  * The durable spool: a message is committed, and only then may the client get `250`, when its
  * .json has been renamed into queue/ and queue/ has been fsynced (Postfix and Haraka discipline;
- * DESIGN.md, "Queue, not pass-through").
+ * docs/architecture.md, "Queue, not pass-through").
  *
  * The spool keeps no index in memory: receiving costs the same whatever the queue's size, and
  * the folders stay the single source of truth.

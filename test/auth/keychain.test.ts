@@ -45,7 +45,7 @@ async function runChild(command: string[]): Promise<Record<string, unknown>> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-/** Inside a DBus session with an unlocked gnome-keyring: exactly how M365.md starts one. */
+/** Inside a DBus session with an unlocked gnome-keyring: as the README's headless-keychain recipe starts one. */
 const withSecretService = (command: string[]): string[] => [...WITH_SECRET_SERVICE, ...command];
 
 // The Secret Service is Linux's; Windows has its own test below.

@@ -1,6 +1,6 @@
 /**
  * The relay process is killed with SIGKILL (no shutdown code runs) at the three moments that
- * matter for durability (DESIGN.md, "Queue, not pass-through" and "Folders are states"):
+ * matter for durability (docs/architecture.md, "Queue, not pass-through" and "Folders are states"):
  *  (a) while a message is being received: nothing was acknowledged, so nothing may be queued or
  *      delivered after the restart, and the tmp/ leftovers are removed;
  *  (b) right after `250`: the message was acknowledged, so it must be delivered after the

@@ -1,5 +1,5 @@
 /**
- * Never an open relay (DESIGN.md, "Sender policy"): with the default configuration nothing the
+ * Never an open relay (docs/architecture.md, "Sender policy"): with the default configuration nothing the
  * relay process listens on is reachable from another machine. Checked from the running process
  * (its sockets in /proc), not from the configuration, so a listener added later, a library that
  * opens its own port, or a default that changes would all show here.

@@ -1,6 +1,6 @@
 /**
  * A client outside loopback is refused at connect (RFC 5321 3.1: 554 instead of the greeting)
- * unless listen.allowClients names it (DESIGN.md, "Sender policy": never an open relay).
+ * unless listen.allowClients names it (docs/architecture.md, "Sender policy": never an open relay).
  *
  * Real network traffic between two hosts we create: network namespaces joined by a veth pair,
  * with TEST-NET-1 addresses (RFC 5737, 192.0.2.0/24). The relay runs in namespace A on

@@ -1,6 +1,5 @@
 /**
- * Exchange Online misbehaving while the real relay process runs (M365.md, "Exchange Online
- * limits and replies"; DESIGN.md, "Replies are classified by a table"):
+ * Exchange Online misbehaving while the real relay process runs (docs/exchange-replies.md; docs/architecture.md, "Replies are classified once, by a table"):
  *  (1) unreachable for a while: messages are still accepted, then all delivered, none bounced;
  *  (2) throttling (432 4.3.2 for the submission rate and for a 4th connection): all delivered,
  *      nothing bounced, and the relay keeps its own pace and connection limit;

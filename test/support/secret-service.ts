@@ -1,7 +1,7 @@
 /**
  * A real Secret Service for tests: gnome-keyring in a DBus session of its own
  * (dbus-run-session), unlocked, with HOME and the XDG folders in a temporary folder, exactly as
- * M365.md describes. Needs gnome-keyring, libsecret-tools and dbus (installed by .ci/run).
+ * docs/microsoft-365.md ("Keychains") and the README describe. Needs gnome-keyring, libsecret-tools and dbus (installed by .ci/run).
  */
 import { join } from 'node:path';
 import { systemTool, type ToolCheck } from './system-tool.js';

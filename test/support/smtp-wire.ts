@@ -107,7 +107,7 @@ export class SmtpWire {
     return this.command('EHLO client.test');
   }
 
-  /** AUTH XOAUTH2 with the initial response: the SASL string of M365.md. */
+  /** AUTH XOAUTH2 with the initial response: the SASL string of docs/microsoft-365.md. */
   authXoauth2(user: string, token: string): Promise<Reply> {
     const sasl = Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
     return this.command(`AUTH XOAUTH2 ${sasl}`);
