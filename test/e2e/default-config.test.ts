@@ -25,7 +25,8 @@ describe('commands without --config', () => {
 
   it('status and queue list reach the running relay named by SMTP_OAUTH_RELAY_CONFIG', async () => {
     fixture = await FaultFixture.create();
-    const relay = await fixture.startRelay();
+    // No inline client secret: that would be a standing warning, and status must say OK here.
+    const relay = await fixture.startRelay({ accounts: fixture.accountsWithSecretFromEnvironment() });
     const env = withoutConfigVariable({ SMTP_OAUTH_RELAY_CONFIG: relay.configFile });
 
     const status = await runProcess(process.execPath, [RELAY_CLI, 'status'], { env, cwd: fixture.dir });

@@ -57,6 +57,17 @@ export class FaultFixture {
   }
 
   /** Starts the real relay on the same data folder (again, after a crash). */
+  /**
+   * The accounts with the client secret read from SMTP_OAUTH_RELAY_SECRET (which startRelay sets)
+   * instead of written in the configuration: no standing warning, so status can say OK.
+   */
+  accountsWithSecretFromEnvironment(): RelayConfigInput['accounts'] {
+    return this.config().accounts.map((account) => {
+      const { clientSecret: _inline, ...auth } = account.auth as typeof account.auth & { clientSecret?: string };
+      return { ...account, auth: { ...auth, clientSecretEnv: 'SMTP_OAUTH_RELAY_SECRET' } as typeof account.auth };
+    });
+  }
+
   async startRelay(overrides: Partial<RelayConfigInput> = {}): Promise<RelayProcess> {
     const relay = await RelayProcess.start({ config: this.config(overrides), dir: this.dir, env: { SMTP_OAUTH_RELAY_SECRET: this.tenant.clientSecret } });
     this.relays.push(relay);

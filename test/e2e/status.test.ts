@@ -58,9 +58,7 @@ describe('smtp-oauth-relay status', () => {
   it('all well: OK and exit 0, with the last delivery; daemon stopped afterwards: CRITICAL from disk', async () => {
     fixture = await FaultFixture.create();
     // All well includes no client secret written in the configuration (a standing warning).
-    const account = fixture.config().accounts[0]!;
-    const { clientSecret: _inline, ...auth } = account.auth as typeof account.auth & { clientSecret?: string };
-    const relay = await fixture.startRelay({ accounts: [{ ...account, auth: { ...auth, clientSecretEnv: 'SMTP_OAUTH_RELAY_SECRET' } as typeof account.auth }] });
+    const relay = await fixture.startRelay({ accounts: fixture.accountsWithSecretFromEnvironment() });
     const client = await LegacyClient.connect(relay.port);
     const id = await client.send('status-ok');
     await client.quit();
