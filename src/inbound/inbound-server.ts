@@ -68,6 +68,10 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     // We log what matters ourselves (message-intake.ts); smtp-server's per-line logs are noise.
     logger: false,
     ...hooks,
+    onClose(session, callback) {
+      security.sessionClosed(session);
+      hooks.onClose(session, callback);
+    },
   };
 
   const server = await listenOn(new PromptGreetingServer(serverOptions, logger), listen.port, listen.host, logger);

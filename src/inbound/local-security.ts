@@ -2,13 +2,14 @@
  * The smtp-server options for local TLS and local AUTH, and the sender planner that goes with
  * them, built in one place from listen.tls, listen.auth and listen.rewriteSender.
  */
-import type { SMTPServerOptions } from 'smtp-server';
+import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { AUTH_METHODS, createAuthHook, type UserDirectory } from './local-auth.js';
 import { certificateNames, loadLocalTls, tlsServerOptions, tlsWanted, type LocalTlsMaterial } from './local-tls.js';
 import { LocalUsers, usersFilePath } from './local-users.js';
+import { SessionSignals } from './session-signals.js';
 import { buildSenderIndex } from './sender-policy.js';
 import { createRewriteRules } from './sender-rewrite.js';
 import { createSenderPlanner, type SenderPlanner } from './transaction-sender.js';
@@ -20,6 +21,8 @@ export interface LocalSecurity {
   readonly planSender: SenderPlanner;
   /** Undefined when TLS is off (or no dataDir to keep a generated certificate in). */
   readonly tls: LocalTlsMaterial | undefined;
+  /** To be called from smtp-server's onClose: drops the password checks of a client that left. */
+  readonly sessionClosed: (session: SMTPServerSession) => void;
 }
 
 /** Nobody can log in: for a relay started without a dataDir (tests of other parts). */
@@ -29,6 +32,7 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
   const { listen, logger } = options;
   const tls = await loadTls(options, logger);
   const authOn = listen.auth !== 'off';
+  const sessions = new SessionSignals();
   const disabledCommands = [...(authOn ? [] : ['AUTH']), ...(tls !== undefined && listen.tls.starttls ? [] : ['STARTTLS'])];
   const serverOptions: Partial<SMTPServerOptions> = {
     // 'required' is enforced at MAIL FROM (transaction-sender.ts) with our own 530 5.7.0 text.
@@ -45,6 +49,7 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
             users: options.dataDir === undefined ? noUsers : new LocalUsers(usersFilePath(options.dataDir)),
             throttle: new AuthThrottle(clock),
             logger,
+            sessions,
           }),
         }
       : {}),
@@ -55,7 +60,7 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
     accounts: options.accounts,
     rewriteRules: createRewriteRules(listen.rewriteSender, options.accounts),
   });
-  return { serverOptions, planSender, tls };
+  return { serverOptions, planSender, tls, sessionClosed: (session) => sessions.closed(session) };
 }
 
 async function loadTls(options: InboundOptions, logger: Logger): Promise<LocalTlsMaterial | undefined> {
