@@ -15,10 +15,17 @@ import type { Derive, ScryptJob } from './password-hash.js';
 
 /** A worker thread that has been idle this long is stopped. */
 export const IDLE_MS = 30_000;
+/** The scrypt thread's nice value (Linux): the lowest priority, so intake never waits for it. */
+const NICE = 19;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { scryptSync } = require('node:crypto');
+// Linux applies setpriority(PRIO_PROCESS, 0) to the calling thread only: this thread yields the
+// CPU to the event loop that answers SMTP (elsewhere it would renice the whole process).
+if (process.platform === 'linux') {
+  try { require('node:os').setPriority(0, ${NICE}); } catch {}
+}
 parentPort.on('message', ({ id, password, salt, length, options }) => {
   try {
     parentPort.postMessage({ id, key: scryptSync(password, Buffer.from(salt), length, options) });
