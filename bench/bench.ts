@@ -20,7 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMockTenant, type MockTenant } from '../test/mock-tenant/index.js';
+import { createTestCertificates, startMockTenant, writeCaFile, type MockTenant } from '../test/mock-tenant/index.js';
 import { RelayProcess } from '../test/support/relay-process.js';
 import { addUser, usersFilePath } from '../src/inbound/local-users.js';
 import { authFlood } from './flood.js';
@@ -248,6 +248,10 @@ async function main(): Promise<void> {
     void stopAll().finally(() => process.exit(1));
   }, TIMEOUT_S * 1000);
   watchdog.unref();
+  // Stopped from outside (Ctrl-C, timeout): Postfix and the relays must not outlive the bench.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+  }
   try {
     const tenant = (running.tenant = await startMockTenant());
     let upstreamCount = 0;
@@ -257,13 +261,15 @@ async function main(): Promise<void> {
       tenant.upstream.messages.length = 0;
     });
     const unavailable = postfixUnavailable();
+    const certificates = await createTestCertificates();
     let postfixTarget: Target | undefined;
     let postfixVersion: string | undefined;
     if (unavailable === undefined) {
-      const sink = (running.sink = await startPlainSink());
+      const sink = (running.sink = await startPlainSink(certificates));
       const dir = await mkdtemp(join(tmpdir(), 'postfix-bench-'));
       running.dirs.push(dir);
-      running.postfix = await startPostfix(dir, await freePort(), sink.port, MAX_MESSAGE_BYTES);
+      const caFile = await writeCaFile(certificates, dir);
+      running.postfix = await startPostfix(dir, await freePort(), sink.port, MAX_MESSAGE_BYTES, caFile);
       postfixVersion = await running.postfix.version();
       postfixTarget = { port: running.postfix.port, delivered: () => sink.count, sent: 0 };
     } else {

@@ -4,8 +4,9 @@
  * nothing under /etc/postfix is read or written. Loopback only, a port of our choosing, its own
  * queue_directory and data_directory inside DIR, and stopped by the master's PID at the end.
  *
- * The relayhost is a plain SMTP sink (bench/sink.ts) in the bench process: Postfix cannot do
- * Exchange's XOAUTH2, so it cannot deliver to the mock Exchange that our relay delivers to.
+ * The relayhost is an SMTP sink with STARTTLS (bench/sink.ts) in the bench process: Postfix
+ * cannot do Exchange's XOAUTH2, so it cannot deliver to the mock Exchange that our relay
+ * delivers to; it must use TLS to the sink (smtp_tls_security_level = encrypt).
  * Postfix defaults are kept otherwise (fsync of every queue file before 250, in_flow_delay,
  * process limits), except those a relay on loopback needs: no local delivery, no DNS.
  */
@@ -43,6 +44,7 @@ const MASTER_CF = (port: number): string =>
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
 defer     unix  -       -       n       -       0       bounce
@@ -62,7 +64,7 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 `;
 
-const MAIN_CF = (dir: string, relayPort: number, maxMessageBytes: number): string =>
+const MAIN_CF = (dir: string, relayPort: number, maxMessageBytes: number, caFile: string): string =>
   `# Written by bench/postfix.ts: a queueing relay for loopback clients only.
 compatibility_level = 3.6
 queue_directory = ${join(dir, 'queue')}
@@ -79,6 +81,8 @@ alias_database =
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject
 relayhost = [127.0.0.1]:${relayPort}
+smtp_tls_security_level = encrypt
+smtp_tls_CAfile = ${caFile}
 smtp_dns_support_level = disabled
 disable_dns_lookups = yes
 smtpd_peername_lookup = no
@@ -89,13 +93,13 @@ biff = no
 `;
 
 /** Starts Postfix on 127.0.0.1:`port`, relaying to 127.0.0.1:`relayPort`. */
-export async function startPostfix(dir: string, port: number, relayPort: number, maxMessageBytes: number): Promise<PostfixRelay> {
+export async function startPostfix(dir: string, port: number, relayPort: number, maxMessageBytes: number, caFile: string): Promise<PostfixRelay> {
   // Postfix's daemons run as mail_owner: they must be able to enter the folder.
   await chmod(dir, 0o755);
   await mkdir(join(dir, 'queue'), { recursive: true, mode: 0o755 });
   await mkdir(join(dir, 'data'), { recursive: true, mode: 0o700 });
   await run('chown', ['postfix:postfix', join(dir, 'data')]);
-  await writeFile(join(dir, 'main.cf'), MAIN_CF(dir, relayPort, maxMessageBytes));
+  await writeFile(join(dir, 'main.cf'), MAIN_CF(dir, relayPort, maxMessageBytes, caFile));
   await writeFile(join(dir, 'master.cf'), MASTER_CF(port));
   // set-permissions creates the queue's sub-folders with the owners Postfix expects.
   await run(POSTFIX, ['-c', dir, 'set-permissions'], { env: { ...process.env, LANG: 'C' } }).catch(() => undefined);
