@@ -83,8 +83,9 @@ export class Relay {
 
       // Metrics read the scheduler and sign-in on each scrape; both exist by the time one comes.
       const late: { scheduler?: DeliveryScheduler; signIn?: SignIn } = {};
-      const metrics = createMetrics(config, clock, late);
-      const signIn = await SignIn.create(config, { logger, clock, onTokenRequest: (account, outcome) => metrics.tokenRequest(account, outcome) });
+      // Only the health endpoint serves metrics: without it prom-client is never loaded.
+      const metrics = config.health.enabled ? createMetrics(config, clock, late) : undefined;
+      const signIn = await SignIn.create(config, { logger, clock, onTokenRequest: (account, outcome) => metrics?.tokenRequest(account, outcome) });
       late.signIn = signIn;
       const tokens = signIn.providers;
       cleanup.push(() => signIn.stop());
@@ -96,7 +97,7 @@ export class Relay {
         clock,
         logger,
         reportingHost,
-        observer: metrics.deliveryObserver(),
+        ...(metrics === undefined ? {} : { observer: metrics.deliveryObserver() }),
         transportFor: (account: AccountConfig) =>
           new UpstreamTransport({
             upstream: config.upstream,
@@ -137,12 +138,12 @@ export class Relay {
         sink: spool,
         logger,
         onAccepted: (record) => {
-          metrics.accepted(record.account);
+          metrics?.accepted(record.account);
           scheduler.enqueue(record);
         },
       });
       cleanup.push(() => inbound.close());
-      const health = config.health.enabled
+      const health = metrics !== undefined
         ? await startHealthServer({
             ...config.health,
             logger,
