@@ -220,6 +220,8 @@ async function sendLarge(port: number): Promise<{ bytes: number; acceptMs: numbe
 async function largeOurs(tenant: MockTenant): Promise<LargeResult> {
   say(`large: one ${LARGE_BYTES / 1024 / 1024} MiB message through a fresh relay`);
   const relay = await startRelay(tenant);
+  // As in service: the message arrives at a relay that has been up a while, not during its start.
+  await sleep(IDLE_SETTLE_MS);
   const received = new Promise<number>((resolve) => tenant.upstream.once('message', (m: { raw: Buffer }) => resolve(m.raw.length)));
   const { bytes, acceptMs } = await sendLarge(relay.port);
   const upstreamBytes = await received;

@@ -16,6 +16,7 @@ export const FLOOD_PROCESSES = 6;
 const PROBE_EVERY_MS = 100;
 const BASELINE_PROBES = 20;
 const AFTER_MS = 3000;
+const RECOVERY_RUN = 5;
 
 export interface FloodResult {
   readonly floodMs: number;
@@ -28,6 +29,11 @@ export interface FloodResult {
   readonly after: LatencySummary;
   /** A probe slower than this counts as "not normal". */
   readonly thresholdMs: number;
+  /**
+   * From the flood's end until the first run of RECOVERY_RUN probes whose median is back under
+   * the threshold begins (0 when the first probes after the flood already are): one slow probe
+   * on a shared machine is noise, a slow stretch is not.
+   */
   readonly recoveryMs: number;
 }
 
@@ -87,8 +93,12 @@ export async function authFlood(port: number, message: Buffer, floodMs: number, 
   const thresholdMs = Math.max(2 * base.p90Ms, base.medianMs + 5);
   const during = all.filter((probe) => probe.startedAt >= floodStartedAt && probe.endedAt <= floodEndedAt);
   const after = all.filter((probe) => probe.startedAt >= floodEndedAt);
-  const slowAfter = all.filter((probe) => probe.endedAt > floodEndedAt && ms(probe.latencyNs) > thresholdMs);
-  const lastSlow = slowAfter.at(-1);
+  const tail = all.filter((probe) => probe.endedAt > floodEndedAt);
+  const recovered = tail.findIndex((_, index) => {
+    const run = tail.slice(index, index + RECOVERY_RUN).map((probe) => ms(probe.latencyNs)).sort((a, b) => a - b);
+    return run.length === RECOVERY_RUN && (run[Math.floor(RECOVERY_RUN / 2)] ?? Infinity) <= thresholdMs;
+  });
+  const recoveredAt = recovered === -1 ? tail.at(-1)?.endedAt ?? floodEndedAt : tail[recovered]?.startedAt ?? floodEndedAt;
   return {
     floodMs,
     processes: FLOOD_PROCESSES,
@@ -99,6 +109,6 @@ export async function authFlood(port: number, message: Buffer, floodMs: number, 
     during: summarize((during.length > 0 ? during : all).map((probe) => probe.latencyNs)),
     after: summarize((after.length > 0 ? after : all).map((probe) => probe.latencyNs)),
     thresholdMs,
-    recoveryMs: lastSlow === undefined ? 0 : lastSlow.endedAt - floodEndedAt,
+    recoveryMs: Math.max(0, recoveredAt - floodEndedAt),
   };
 }

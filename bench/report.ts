@@ -159,7 +159,7 @@ export function formatTable(summary: BenchSummary): string {
   const flood = summary.flood;
   if (flood !== undefined) {
     const line = (who: string, f: FloodResult): string =>
-      `  ${who.padEnd(8)} before p50 ${num(f.baseline.medianMs, 1, 6)} | during p50 ${num(f.during.medianMs, 1, 6)} p99 ${num(f.during.p99Ms, 1, 6)} max ${num(f.during.maxMs, 1, 6)} | after p50 ${num(f.after.medianMs, 1, 6)} | back to normal ${f.recoveryMs.toFixed(0)} ms after | ${f.attempts} AUTH attempts, ${f.connections} connections, replies ${JSON.stringify(f.replies)}`;
+      `  ${who.padEnd(8)} before p50 ${num(f.baseline.medianMs, 1, 6)} | during p50 ${num(f.during.medianMs, 1, 6)} (+${(f.during.medianMs - f.baseline.medianMs).toFixed(1)}) p90 ${num(f.during.p90Ms, 1, 6)} p99 ${num(f.during.p99Ms, 1, 6)} max ${num(f.during.maxMs, 1, 6)} | after p50 ${num(f.after.medianMs, 1, 6)} | back to normal ${f.recoveryMs.toFixed(0)} ms after | ${f.attempts} AUTH attempts, ${f.connections} connections, replies ${JSON.stringify(f.replies)}`;
     rows.push('', `AUTH flood: ${flood.ours.processes} processes for ${(flood.ours.floodMs / 1000).toFixed(0)} s; a normal 10 KiB submission (fresh connection, no AUTH) every 100 ms, connect -> 250 in ms`);
     rows.push(line('ours', flood.ours));
     if (flood.postfix !== undefined) rows.push(line('Postfix', flood.postfix));
