@@ -146,12 +146,14 @@ function hookWith(users: LocalUsers, clock = new ManualClock()) {
 describe('bounded password checks', () => {
   it('refuses with 454 4.7.0 when the line of checks is full', async () => {
     const held = heldDerive();
-    const users = new LocalUsers(path, { derive: held.derive, queue: new KdfQueue(1, 1) });
+    const queue = new KdfQueue(1, 1);
+    const users = new LocalUsers(path, { derive: held.derive, queue });
     const h = hookWith(users);
     const running = h.auth(session('a'), 'pw-a');
-    const waiting = h.auth(session('b'), 'pw-b');
-    // The users file is read first (a stat per AUTH): wait until both are in the queue.
     await vi.waitFor(() => expect(held.started).toBe(1), WAIT);
+    const waiting = h.auth(session('b'), 'pw-b');
+    // The users file is read first (a stat per AUTH): wait until b is in line too.
+    await vi.waitFor(() => expect(queue.load).toEqual({ running: 1, waiting: 1 }), WAIT);
     const refused = await h.auth(session('c'), 'pw-c');
     expect(refused.err?.responseCode).toBe(454);
     expect(refused.err?.message).toMatch(/^4\.7\.0 /);
@@ -172,6 +174,7 @@ describe('bounded password checks', () => {
     const users = new LocalUsers(path, { derive: held.derive, queue });
     const h = hookWith(users);
     const first = h.auth(session('a'), 'sage-pw');
+    await vi.waitFor(() => expect(held.started).toBe(1), WAIT);
     const gone = session('b');
     void h.auth(gone, 'pw-b');
     // b is in line behind a when its client disconnects.
