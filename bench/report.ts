@@ -42,7 +42,10 @@ export interface LargeResult {
 }
 
 export interface MemoryFigures {
+  /** After start, before any message. */
   readonly idleRssMb: number;
+  /** Ours: idle again after the submission scenarios (everything a delivery needs is loaded). */
+  readonly afterWorkRssMb?: number;
   /** Postfix: how many processes the idle figure adds up. */
   readonly processes?: number;
 }
@@ -141,9 +144,9 @@ export function formatTable(summary: BenchSummary): string {
   const { idle } = summary;
   rows.push(
     '',
-    `idle RSS: ours ${idle.ours.idleRssMb.toFixed(1)} MiB` +
+    `idle RSS after start: ours ${idle.ours.idleRssMb.toFixed(1)} MiB` +
       (idle.postfix === undefined ? '' : `; Postfix ${idle.postfix.idleRssMb.toFixed(1)} MiB over ${idle.postfix.processes ?? '?'} processes (${ratio(idle.ours.idleRssMb, idle.postfix.idleRssMb).trim()})`),
-    `our peak RSS after all submission scenarios (8 AUTH clients included): ${summary.oursPeakAfterScenariosMb.toFixed(1)} MiB`,
+    `our idle RSS after the submission scenarios: ${idle.ours.afterWorkRssMb?.toFixed(1) ?? '-'} MiB; our peak RSS over them (8 AUTH clients included): ${summary.oursPeakAfterScenariosMb.toFixed(1)} MiB`,
   );
   const large = summary.large;
   if (large !== undefined) {
