@@ -44,8 +44,10 @@ const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').fil
 const SCENARIO_KEYS = process.env.BENCH_SCENARIOS?.split(',');
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'idle,scenarios,flood,large').split(','));
 const DRAIN_TIMEOUT_MS = 180_000;
-/** V8's memory reducer runs ~8 s after activity stops: "idle" is after it. */
-const IDLE_SETTLE_MS = 12_000;
+/** V8's memory reducer runs some 8-15 s after activity stops: "idle" is after it. */
+const IDLE_SETTLE_MS = 20_000;
+/** After work, also past the scrypt thread's idle stop (scrypt-threads.ts, 30 s). */
+const IDLE_AFTER_WORK_MS = 35_000;
 const CREDENTIALS: Credentials = { user: 'sage-bench', password: 'bench-password-1' };
 const MAX_MESSAGE_BYTES = 40 * 1024 * 1024;
 
@@ -287,7 +289,7 @@ async function main(): Promise<void> {
     const scenarioResults = ONLY.has('scenarios') ? await scenarios(ours, postfixTarget) : [];
     const oursPeakAfterScenariosMb = (await processMemory(relayPid(relay))).peakRssMb;
     // Idle again after work: MSAL, nodemailer and the TLS session to Exchange are loaded by now.
-    await sleep(IDLE_SETTLE_MS);
+    await sleep(IDLE_AFTER_WORK_MS);
     const oursIdleAfterWork = await processMemory(relayPid(relay));
     await stopRelay(relay);
 
