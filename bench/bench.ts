@@ -1,237 +1,247 @@
 /**
- * `npm run bench`: the real relay process (dist/cli/main.js serve) against the local mock
- * tenant, on 127.0.0.1 only, bounded in messages and time.
- *   1. delivery throughput alone: a queue of 10 KB messages drained by a restarted relay;
- *   2. submission latency and rate for 10 KB messages in four scenarios (scenarios.ts),
- *      while the relay delivers in the background to the mock Exchange (3 connections);
- *   3. the relay's peak memory while it accepts and delivers one 30 MB message (fresh process).
- * The bench process (clients, mock Exchange, log parsing) shares the machine's cores with the
- * relay, so the numbers are those of the whole path on one machine.
- * Prints a table, then a JSON summary on stdout.
+ * `npm run bench`: our relay (dist/cli/main.js serve, against the local mock tenant) beside
+ * Postfix as a plain queueing relay (bench/postfix.ts), in one sitting, on 127.0.0.1 only:
+ *   1. idle RSS of each, after start;
+ *   2. six submission scenarios (scenarios.ts) of 10 KiB messages, each run in alternating
+ *      rounds (ours, Postfix, ours, Postfix...) so that both see the same machine; delivery runs
+ *      in the background (ours to the mock Exchange, Postfix to a plain sink);
+ *   3. an AUTH flood from six processes while a normal client submits (flood.ts), each relay
+ *      fresh;
+ *   4. one 30 MiB message through a fresh relay: time to 250 and peak RSS.
+ * Without Postfix (not installed, not root, not Linux) it prints our figures alone and says why.
+ * Prints a table with ratios, then a JSON summary on stdout; docs/performance.md explains both.
  *
- * Environment: BENCH_MESSAGES (2000 per scenario), BENCH_WARMUP (100), BENCH_LARGE_MB (30),
- * BENCH_TIMEOUT_S (300, the whole run), BENCH_RELAY_NODE_ARGS (e.g. "--cpu-prof" to profile the relay).
+ * Environment: BENCH_MESSAGES (600 per scenario and relay), BENCH_ROUNDS (3), BENCH_WARMUP (50),
+ * BENCH_LARGE_MB (30), BENCH_FLOOD_S (20), BENCH_TIMEOUT_S (900, the whole run),
+ * BENCH_RELAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the relay), BENCH_ONLY
+ * (comma-separated parts: idle,scenarios,flood,large), BENCH_SCENARIOS (keys in scenarios.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMockTenant, type MockTenant } from '../test/mock-tenant/index.js';
-import { RelayProcess } from '../test/support/relay-process.js';
+import { createTestCertificates, startMockTenant, writeCaFile, type MockTenant } from '../test/mock-tenant/index.js';
+import { addUser, usersFilePath } from '../src/inbound/local-users.js';
+import { authFlood } from './flood.js';
+import { launchRelay, type LaunchedRelay } from './relay-launcher.js';
 import { summarize } from './latency-stats.js';
 import { messageOnWire, RECIPIENT, SENDER, streamLargeMessage } from './messages.js';
+import { startPostfix, postfixUnavailable, type PostfixRelay } from './postfix.js';
 import { processMemory } from './process-memory.js';
-import { formatTable, machine, TARGETS, type BenchSummary, type DeliveryResult, type MemoryResult, type ScenarioResult } from './report.js';
-import { runScenario, SCENARIOS } from './scenarios.js';
+import { formatTable, machine, targetsOf, type BenchSummary, type Figures, type LargeResult, type ScenarioResult } from './report.js';
+import { PHASES, runScenario, SCENARIOS, type Credentials, type Phase, type Scenario, type ScenarioRun } from './scenarios.js';
+import { startPlainSink, type PlainSink } from './sink.js';
 import { BenchSmtpClient, expectCode } from './smtp-client.js';
 
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
-const WARM_UP = Number(process.env.BENCH_WARMUP ?? 100);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 600);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const WARM_UP = Number(process.env.BENCH_WARMUP ?? 50);
 const MESSAGE_BYTES = 10 * 1024;
 const LARGE_BYTES = Number(process.env.BENCH_LARGE_MB ?? 30) * 1024 * 1024;
-const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
+const FLOOD_MS = Number(process.env.BENCH_FLOOD_S ?? 20) * 1000;
+const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 900);
 const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-/** Longest wait for the queue to drain after a scenario. */
-const DRAIN_TIMEOUT_MS = 120_000;
+const SCENARIO_KEYS = process.env.BENCH_SCENARIOS?.split(',');
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'idle,scenarios,flood,large').split(','));
+const DRAIN_TIMEOUT_MS = 180_000;
+/** V8's memory reducer runs some 8-15 s after activity stops: "idle" is after it. */
+const IDLE_SETTLE_MS = 20_000;
+/** After work, also past the scrypt thread's idle stop (scrypt-threads.ts, 30 s). */
+const IDLE_AFTER_WORK_MS = 35_000;
+const CREDENTIALS: Credentials = { user: 'sage-bench', password: 'bench-password-1' };
+const MAX_MESSAGE_BYTES = 40 * 1024 * 1024;
 
 const say = (text: string): void => void process.stderr.write(`${text}\n`);
-const seconds = (ns: bigint): number => Number(ns) / 1e9;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Everything the run started, stopped in `finally` or by the watchdog. */
-const running = { relay: undefined as RelayProcess | undefined, tenant: undefined as MockTenant | undefined, dirs: [] as string[] };
+const running = {
+  relays: new Set<LaunchedRelay>(),
+  tenant: undefined as MockTenant | undefined,
+  sink: undefined as PlainSink | undefined,
+  postfix: undefined as PostfixRelay | undefined,
+  dirs: [] as string[],
+};
 
 async function stopAll(): Promise<void> {
-  await running.relay?.kill('SIGTERM');
-  running.relay = undefined;
+  for (const relay of running.relays) await relay.stop();
+  running.relays.clear();
+  await running.postfix?.stop();
+  running.postfix = undefined;
   await running.tenant?.close();
-  running.tenant = undefined;
+  await running.sink?.close();
   await Promise.all(running.dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
 /** Exchange allows 30 a minute; the mock has no rate limit, so pace only by the 3 connections. */
 const UNLIMITED = { messages: 100_000, perSeconds: 1 };
-/** One message an hour: the queue fills while nothing is delivered. */
-const HOLD_BACK = { messages: 1, perSeconds: 3600 };
+/** BENCH_HOLD_DELIVERY=1: our relay delivers nothing (one an hour), to see what delivery costs intake. */
+const OUR_RATE = process.env.BENCH_HOLD_DELIVERY === '1' ? { messages: 1, perSeconds: 3600 } : UNLIMITED;
 
-/** A relay on `dir` (a fresh folder when not given) whose account sends at `rate`. */
-async function startRelay(tenant: MockTenant, rate = UNLIMITED, dir?: string): Promise<RelayProcess> {
-  const folder = dir ?? (await mkdtemp(join(tmpdir(), 'smtp-oauth-relay-bench-')));
-  if (dir === undefined) running.dirs.push(folder);
-  const base = tenant.relayConfig(join(folder, 'data'), { listen: { port: 0 } });
-  const config = { ...base, accounts: base.accounts.map((account) => ({ ...account, rate })) };
-  const relay = await RelayProcess.start({ config, dir: folder, nodeArgs: RELAY_NODE_ARGS });
-  running.relay = relay;
+/**
+ * A fresh relay in a fresh folder, with the bench's local user. Started once before, as an
+ * installed relay has been: its first start makes the local TLS certificate, which a running
+ * relay then reads (local-tls.ts); that one-time work is not what a relay costs day to day.
+ */
+async function startRelay(tenant: MockTenant): Promise<LaunchedRelay> {
+  const folder = await mkdtemp(join(tmpdir(), 'smtp-oauth-relay-bench-'));
+  running.dirs.push(folder);
+  const dataDir = join(folder, 'data');
+  await addUser(usersFilePath(dataDir), CREDENTIALS.user, CREDENTIALS.password, { account: 'sage' });
+  const base = tenant.relayConfig(dataDir, { listen: { port: 0 } });
+  const config = { ...base, accounts: base.accounts.map((account) => ({ ...account, rate: OUR_RATE })) };
+  const port = await freePort();
+  const installing = await launchRelay({ config, dir: folder, port });
+  await installing.stop();
+  const relay = await launchRelay({ config, dir: folder, port, nodeArgs: RELAY_NODE_ARGS });
+  running.relays.add(relay);
   return relay;
 }
 
-async function stopRelay(relay: RelayProcess): Promise<void> {
-  await relay.kill('SIGTERM');
-  running.relay = undefined;
+async function stopRelay(relay: LaunchedRelay): Promise<void> {
+  await relay.stop();
+  running.relays.delete(relay);
 }
 
-/** Counts messages accepted upstream and when the last one arrived. */
-interface UpstreamCounter {
-  readonly count: number;
-  readonly lastAt: bigint;
-  /** When the n-th message (from 0) arrived. */
-  arrivedAt(index: number): bigint;
-  until(total: number): Promise<void>;
+const relayPid = (relay: LaunchedRelay): number => relay.pid;
+
+/** Waits until `count()` reaches `total` (messages delivered upstream). */
+async function until(what: string, count: () => number, total: number): Promise<void> {
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while (count() < total) {
+    if (Date.now() > deadline) throw new Error(`${what}: ${count()} of ${total} delivered`);
+    await sleep(20);
+  }
 }
 
-function upstreamCounter(tenant: MockTenant): UpstreamCounter {
-  let count = 0;
-  const arrivals: bigint[] = [];
-  let lastAt = 0n;
-  const waiters: { total: number; resolve: () => void }[] = [];
-  tenant.upstream.on('message', () => {
-    count += 1;
-    lastAt = process.hrtime.bigint();
-    arrivals.push(lastAt);
-    // Only counts matter here; keep the bench process from holding every message body.
-    tenant.upstream.messages.length = 0;
-    for (const waiter of waiters.filter((w) => count >= w.total)) {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      waiter.resolve();
-    }
-  });
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+async function postfixMemory(postfix: PostfixRelay): Promise<{ rssMb: number; peakMb: number; peakSumMb: number; processes: number }> {
+  const all = await Promise.all((await postfix.pids()).map((pid) => processMemory(pid).catch(() => undefined)));
+  const known = all.filter((memory) => memory !== undefined);
   return {
-    get count() {
-      return count;
-    },
-    arrivedAt(index: number): bigint {
-      const at = arrivals[index];
-      if (at === undefined) throw new Error(`message ${index} has not arrived upstream`);
-      return at;
-    },
-    get lastAt() {
-      return lastAt;
-    },
-    until(total: number): Promise<void> {
-      if (count >= total) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${count} of ${total} messages reached the mock Exchange`)), DRAIN_TIMEOUT_MS);
-        waiters.push({ total, resolve: () => (clearTimeout(timer), resolve()) });
-      });
-    },
+    rssMb: known.reduce((sum, m) => sum + m.rssMb, 0),
+    peakMb: Math.max(0, ...known.map((m) => m.peakRssMb)),
+    peakSumMb: known.reduce((sum, m) => sum + m.peakRssMb, 0),
+    processes: known.length,
   };
 }
 
-/** Waits until the relay has logged `total` deliveries (its spool is then empty again). */
-async function relayDelivered(relay: RelayProcess, total: number): Promise<void> {
-  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-  while (relay.linesWith('message delivered').length < total) {
-    if (Date.now() > deadline) throw new Error(`the relay logged ${relay.linesWith('message delivered').length} of ${total} deliveries`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** A relay under test: where it listens and how many messages it has delivered so far. */
+interface Target {
+  readonly port: number;
+  readonly delivered: () => number;
+  sent: number;
 }
 
-async function submissionScenarios(tenant: MockTenant, upstream: UpstreamCounter): Promise<ScenarioResult[]> {
-  const relay = await startRelay(tenant);
+function figures(runs: readonly ScenarioRun[], perConnection: boolean): Figures {
+  const latencies = runs.flatMap((run) => run.latenciesNs);
+  const elapsed = runs.reduce((sum, run) => sum + Number(run.elapsedNs) / 1e9, 0);
+  const phaseMedian = (phase: Phase): number => {
+    const samples = runs.flatMap((run) => run.phasesNs[phase]);
+    return samples.length === 0 ? 0 : summarize(samples).medianMs;
+  };
+  return {
+    messages: latencies.length,
+    messagesPerSecond: latencies.length / elapsed,
+    latency: summarize(latencies),
+    ...(perConnection ? { phasesMs: Object.fromEntries(PHASES.map((phase) => [phase, phaseMedian(phase)])) as Record<Phase, number> } : {}),
+  };
+}
+
+async function runOn(target: Target, scenario: Scenario, message: Buffer, count: number): Promise<ScenarioRun> {
+  const run = await runScenario(scenario, target.port, message, count, CREDENTIALS);
+  target.sent += count;
+  return run;
+}
+
+async function scenarios(ours: Target, postfix: Target | undefined): Promise<ScenarioResult[]> {
   const message = messageOnWire(MESSAGE_BYTES);
   const results: ScenarioResult[] = [];
-  let sent = upstream.count;
-  for (const scenario of SCENARIOS) {
-    say(`${scenario.name}: ${WARM_UP} warm-up + ${MESSAGES} messages`);
-    await runScenario(scenario, relay.port, message, WARM_UP);
-    sent += WARM_UP;
-    await upstream.until(sent);
-    await relayDelivered(relay, sent);
-
-    const started = process.hrtime.bigint();
-    const run = await runScenario(scenario, relay.port, message, MESSAGES);
-    const lastAccepted = process.hrtime.bigint();
-    sent += MESSAGES;
-    await upstream.until(sent);
-    const drained = upstream.lastAt;
-    await relayDelivered(relay, sent);
-
-    const latency = summarize(run.latenciesNs);
+  const perRound = Math.max(1, Math.round(MESSAGES / ROUNDS));
+  for (const scenario of SCENARIOS.filter((s) => SCENARIO_KEYS?.includes(s.key) ?? true)) {
+    // Postfix has no SASL here: an AUTH scenario reuses its figures without AUTH.
+    const reference = scenario.auth ? undefined : postfix;
+    say(`${scenario.name}: ${WARM_UP} warm-up + ${ROUNDS} x ${perRound} messages${reference === undefined ? '' : ' on each relay'}`);
+    await runOn(ours, scenario, message, WARM_UP);
+    if (reference !== undefined) await runOn(reference, scenario, message, WARM_UP);
+    const oursRuns: ScenarioRun[] = [];
+    const theirRuns: ScenarioRun[] = [];
+    for (let round = 0; round < ROUNDS; round += 1) {
+      // Each round starts with an empty queue on both, so neither pays for the other's backlog.
+      await until('ours', ours.delivered, ours.sent);
+      if (reference !== undefined) await until('Postfix', reference.delivered, reference.sent);
+      oursRuns.push(await runOn(ours, scenario, message, perRound));
+      if (reference === undefined) continue;
+      await until('ours', ours.delivered, ours.sent);
+      theirRuns.push(await runOn(reference, scenario, message, perRound));
+    }
+    const perConnection = scenario.mode === 'per-message';
+    const withoutAuth = results.find((r) => !r.auth && r.key === scenario.key.replace('-auth', ''));
+    const postfixFigures = reference !== undefined ? figures(theirRuns, perConnection) : withoutAuth?.postfix;
     results.push({
+      key: scenario.key,
       name: scenario.name,
-      messages: run.latenciesNs.length,
-      messagesPerSecond: run.latenciesNs.length / seconds(run.elapsedNs),
-      latency,
-      deliverySeconds: seconds(drained - started),
-      drainAfterAcceptMs: Math.max(0, Number(drained - lastAccepted) / 1e6),
-      ...(scenario.mode === 'per-message'
-        ? { target: { medianMs: TARGETS.perMessageMedianMs, met: latency.medianMs < TARGETS.perMessageMedianMs } }
-        : {}),
+      auth: scenario.auth,
+      ours: figures(oursRuns, perConnection),
+      ...(postfixFigures === undefined ? {} : { postfix: postfixFigures }),
     });
   }
-  await stopRelay(relay);
+  await until('ours', ours.delivered, ours.sent);
+  if (postfix !== undefined) await until('Postfix', postfix.delivered, postfix.sent);
   return results;
 }
 
-/**
- * Delivery alone: a relay allowed one message an hour queues MESSAGES messages and stops; a
- * relay restarted on the same spool with no rate limit then delivers them, with no client
- * competing for the CPU. Timed from the first to the last message the mock Exchange accepted.
- */
-async function deliveryThroughput(tenant: MockTenant, upstream: UpstreamCounter): Promise<DeliveryResult> {
-  say(`delivery: ${MESSAGES} queued messages drained by a restarted relay`);
-  const dir = await mkdtemp(join(tmpdir(), 'smtp-oauth-relay-bench-'));
-  running.dirs.push(dir);
-  const filling = await startRelay(tenant, HOLD_BACK, dir);
-  const reused = SCENARIOS.find((scenario) => scenario.mode === 'reused' && scenario.clients > 1) ?? SCENARIOS[0]!;
-  await runScenario(reused, filling.port, messageOnWire(MESSAGE_BYTES), MESSAGES);
-  await stopRelay(filling);
-  const queued = MESSAGES - filling.linesWith('message delivered').length;
-
-  const before = upstream.count;
-  const connectionsBefore = tenant.upstream.connectionCount;
-  const spawned = process.hrtime.bigint();
-  const draining = await startRelay(tenant, UNLIMITED, dir);
-  await upstream.until(before + queued);
-  const connections = tenant.upstream.connectionCount - connectionsBefore;
-  await relayDelivered(draining, queued);
-  await stopRelay(draining);
-  const first = upstream.arrivedAt(before);
-  const last = upstream.arrivedAt(before + queued - 1);
-  return {
-    messages: queued,
-    secondsFromStart: seconds(last - spawned),
-    secondsFromFirst: seconds(last - first),
-    messagesPerSecond: (queued - 1) / seconds(last - first),
-    upstreamConnections: connections,
-  };
-}
-
-async function largeMessageMemory(tenant: MockTenant): Promise<MemoryResult> {
-  say(`memory: one ${LARGE_BYTES / 1024 / 1024} MiB message through a fresh relay`);
-  const relay = await startRelay(tenant);
-  const pid = relay.child.pid;
-  if (pid === undefined) throw new Error('relay has no pid');
-  const before = await processMemory(pid);
-  const received = new Promise<number>((resolve) => tenant.upstream.once('message', (m: { raw: Buffer }) => resolve(m.raw.length)));
-
-  const client = await BenchSmtpClient.open(relay.port);
-  let messageBytes: number;
+async function sendLarge(port: number): Promise<{ bytes: number; acceptMs: number }> {
+  const client = await BenchSmtpClient.open(port);
   try {
     expectCode(await client.reply(), 220, 'greeting');
     expectCode(await client.command('EHLO bench.local'), 250, 'EHLO');
     expectCode(await client.command(`MAIL FROM:<${SENDER}>`), 250, 'MAIL FROM');
     expectCode(await client.command(`RCPT TO:<${RECIPIENT}>`), 250, 'RCPT TO');
     expectCode(await client.command('DATA'), 354, 'DATA');
+    const started = process.hrtime.bigint();
     const reply = client.reply();
-    messageBytes = await streamLargeMessage(client.stream, LARGE_BYTES);
+    const bytes = await streamLargeMessage(client.stream, LARGE_BYTES);
     expectCode(await reply, 250, 'end of data');
+    const acceptMs = Number(process.hrtime.bigint() - started) / 1e6;
     await client.quit();
+    return { bytes, acceptMs };
   } finally {
     client.destroy();
   }
+}
+
+async function largeOurs(tenant: MockTenant): Promise<LargeResult> {
+  say(`large: one ${LARGE_BYTES / 1024 / 1024} MiB message through a fresh relay`);
+  const relay = await startRelay(tenant);
+  // As in service: the message arrives at a relay that has been up a while, not during its start.
+  await sleep(IDLE_SETTLE_MS);
+  const received = new Promise<number>((resolve) => tenant.upstream.once('message', (m: { raw: Buffer }) => resolve(m.raw.length)));
+  const { bytes, acceptMs } = await sendLarge(relay.port);
   const upstreamBytes = await received;
-  if (upstreamBytes !== messageBytes) throw new Error(`mock Exchange received ${upstreamBytes} bytes, the bench sent ${messageBytes}`);
-  await relay.waitForLog((line) => line.msg === 'message delivered', DRAIN_TIMEOUT_MS);
-  const after = await processMemory(pid);
+  if (upstreamBytes !== bytes) throw new Error(`mock Exchange received ${upstreamBytes} bytes, the bench sent ${bytes}`);
+  // Let the relay finish the delivery (remove the message) before reading its peak.
+  await sleep(500);
+  const memory = await processMemory(relayPid(relay));
   await stopRelay(relay);
-  return {
-    messageBytes,
-    rssBeforeMb: before.rssMb,
-    peakBeforeMb: before.peakRssMb,
-    rssAfterMb: after.rssMb,
-    peakMb: after.peakRssMb,
-    targetMb: TARGETS.largeMessagePeakMb,
-    met: after.peakRssMb < TARGETS.largeMessagePeakMb,
-  };
+  return { messageBytes: bytes, acceptMs, peakMb: memory.peakRssMb };
+}
+
+async function largePostfix(postfix: PostfixRelay, target: Target): Promise<LargeResult> {
+  say('large: the same message through Postfix');
+  const { bytes, acceptMs } = await sendLarge(postfix.port);
+  target.sent += 1;
+  await until('Postfix', target.delivered, target.sent);
+  const memory = await postfixMemory(postfix);
+  return { messageBytes: bytes, acceptMs, peakMb: memory.peakMb, peakSumMb: memory.peakSumMb };
 }
 
 async function main(): Promise<void> {
@@ -240,17 +250,89 @@ async function main(): Promise<void> {
     void stopAll().finally(() => process.exit(1));
   }, TIMEOUT_S * 1000);
   watchdog.unref();
+  // Stopped from outside (Ctrl-C, timeout): Postfix and the relays must not outlive the bench.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+  }
   try {
-    // One mock tenant per measurement, so each counts only its own messages and connections.
-    running.tenant = await startMockTenant();
-    const delivery = await deliveryThroughput(running.tenant, upstreamCounter(running.tenant));
-    await running.tenant.close();
-    running.tenant = await startMockTenant();
-    const scenarios = await submissionScenarios(running.tenant, upstreamCounter(running.tenant));
-    await running.tenant.close();
-    running.tenant = await startMockTenant();
-    const memory = await largeMessageMemory(running.tenant);
-    const summary: BenchSummary = { ...machine(), messageBytes: MESSAGE_BYTES, warmUp: WARM_UP, scenarios, delivery, memory };
+    const tenant = (running.tenant = await startMockTenant());
+    let upstreamCount = 0;
+    tenant.upstream.on('message', () => {
+      upstreamCount += 1;
+      // Only counts matter here; keep the bench process from holding every message body.
+      tenant.upstream.messages.length = 0;
+    });
+    const unavailable = postfixUnavailable();
+    const certificates = await createTestCertificates();
+    let postfixTarget: Target | undefined;
+    let postfixVersion: string | undefined;
+    if (unavailable === undefined) {
+      const sink = (running.sink = await startPlainSink(certificates));
+      const dir = await mkdtemp(join(tmpdir(), 'postfix-bench-'));
+      running.dirs.push(dir);
+      const caFile = await writeCaFile(certificates, dir);
+      running.postfix = await startPostfix(dir, await freePort(), sink.port, MAX_MESSAGE_BYTES, caFile);
+      postfixVersion = await running.postfix.version();
+      postfixTarget = { port: running.postfix.port, delivered: () => sink.count, sent: 0 };
+    } else {
+      say(`no Postfix comparison: ${unavailable}`);
+    }
+
+    const relay = await startRelay(tenant);
+    const held = OUR_RATE !== UNLIMITED;
+    const ours: Target = { port: relay.port, delivered: () => (held ? Number.POSITIVE_INFINITY : upstreamCount), sent: 0 };
+    await sleep(IDLE_SETTLE_MS);
+    const oursIdle = await processMemory(relayPid(relay));
+    const postfixIdle = running.postfix === undefined ? undefined : await postfixMemory(running.postfix);
+    say(`idle RSS: ours ${oursIdle.rssMb.toFixed(1)} MiB${postfixIdle === undefined ? '' : `, Postfix ${postfixIdle.rssMb.toFixed(1)} MiB`}`);
+
+    const scenarioResults = ONLY.has('scenarios') ? await scenarios(ours, postfixTarget) : [];
+    const oursPeakAfterScenariosMb = (await processMemory(relayPid(relay))).peakRssMb;
+    // Idle again after work: MSAL, nodemailer and the TLS session to Exchange are loaded by now.
+    await sleep(IDLE_AFTER_WORK_MS);
+    const oursIdleAfterWork = await processMemory(relayPid(relay));
+    await stopRelay(relay);
+
+    let flood: BenchSummary['flood'];
+    if (ONLY.has('flood')) {
+      say(`AUTH flood: ${FLOOD_MS / 1000} s against a fresh relay of ours`);
+      const floodRelay = await startRelay(tenant);
+      // As in service: the flood meets a relay that has been up a while, not one still starting.
+      await sleep(IDLE_SETTLE_MS);
+      const floodTarget: Target = { port: floodRelay.port, delivered: () => upstreamCount, sent: 0 };
+      const oursFlood = await authFlood(floodTarget.port, messageOnWire(MESSAGE_BYTES), FLOOD_MS, CREDENTIALS.user);
+      const peakRssMb = (await processMemory(relayPid(floodRelay))).peakRssMb;
+      await stopRelay(floodRelay);
+      let postfixFlood;
+      if (running.postfix !== undefined) {
+        say(`AUTH flood: ${FLOOD_MS / 1000} s against Postfix`);
+        postfixFlood = await authFlood(running.postfix.port, messageOnWire(MESSAGE_BYTES), FLOOD_MS, CREDENTIALS.user);
+      }
+      flood = { ours: { ...oursFlood, peakRssMb }, ...(postfixFlood === undefined ? {} : { postfix: postfixFlood }) };
+    }
+
+    let large: BenchSummary['large'];
+    if (ONLY.has('large')) {
+      const oursLarge = await largeOurs(tenant);
+      const postfixLarge = running.postfix !== undefined && postfixTarget !== undefined ? await largePostfix(running.postfix, postfixTarget) : undefined;
+      large = { ours: oursLarge, ...(postfixLarge === undefined ? {} : { postfix: postfixLarge }) };
+    }
+
+    const partial: Omit<BenchSummary, 'targets'> = {
+      ...machine(),
+      messageBytes: MESSAGE_BYTES,
+      rounds: ROUNDS,
+      postfix: unavailable === undefined ? { ...(postfixVersion === undefined ? {} : { version: postfixVersion }) } : { unavailable },
+      scenarios: scenarioResults,
+      idle: {
+        ours: { idleRssMb: oursIdle.rssMb, afterWorkRssMb: oursIdleAfterWork.rssMb },
+        ...(postfixIdle === undefined ? {} : { postfix: { idleRssMb: postfixIdle.rssMb, processes: postfixIdle.processes } }),
+      },
+      oursPeakAfterScenariosMb,
+      ...(large === undefined ? {} : { large }),
+      ...(flood === undefined ? {} : { flood }),
+    };
+    const summary: BenchSummary = { ...partial, targets: targetsOf(partial) };
     process.stdout.write(`\n${formatTable(summary)}\n\n${JSON.stringify(summary, null, 2)}\n`);
   } finally {
     clearTimeout(watchdog);

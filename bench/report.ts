@@ -1,44 +1,53 @@
-/** The benchmark's readable table and its JSON summary. */
+/** The benchmark's table (ours beside Postfix, as ratios) and its JSON summary. */
 import { cpus } from 'node:os';
+import type { FloodResult } from './flood.js';
 import type { LatencySummary } from './latency-stats.js';
+import { PHASES, type Phase } from './scenarios.js';
 
-/** Targets from the issue. */
+/** Targets from issue 12. */
 export const TARGETS = {
-  perMessageMedianMs: 5,
-  largeMessagePeakMb: 150,
+  /** Our AUTH fresh-connection median over our no-AUTH one. */
+  authOverPlain: 1.3,
+  largeMessagePeakMb: 100,
+  idleRssMb: 70,
+  floodProbeMaxMs: 100,
+  floodRecoveryMs: 1000,
 } as const;
 
-export interface ScenarioResult {
-  readonly name: string;
+export interface Figures {
   readonly messages: number;
   readonly messagesPerSecond: number;
   readonly latency: LatencySummary;
-  /** From the first MAIL FROM of the run until Exchange (the mock) accepted its last message. */
-  readonly deliverySeconds: number;
-  /** How long after the last 250 the queue was empty. */
-  readonly drainAfterAcceptMs: number;
-  readonly target?: { readonly medianMs: number; readonly met: boolean };
+  /** Median of each phase (per-connection scenarios only), ms. */
+  readonly phasesMs?: Record<Phase, number>;
 }
 
-export interface MemoryResult {
+export interface ScenarioResult {
+  readonly key: string;
+  readonly name: string;
+  readonly auth: boolean;
+  readonly ours: Figures;
+  /** For an AUTH scenario: Postfix's figures without AUTH (it has no SASL here). */
+  readonly postfix?: Figures;
+}
+
+export interface LargeResult {
   readonly messageBytes: number;
-  readonly rssBeforeMb: number;
-  readonly peakBeforeMb: number;
-  readonly rssAfterMb: number;
+  /** From the first byte of the message to the 250. */
+  readonly acceptMs: number;
+  /** Ours: the relay process's VmHWM over its life (accept and delivery). Postfix: its largest process. */
   readonly peakMb: number;
-  readonly targetMb: number;
-  readonly met: boolean;
+  /** Postfix only: the peaks of all its processes added up. */
+  readonly peakSumMb?: number;
 }
 
-export interface DeliveryResult {
-  readonly messages: number;
-  /** From spawning the relay (start-up, spool recovery, first token) to the last message upstream. */
-  readonly secondsFromStart: number;
-  /** From the first to the last message the mock Exchange accepted. */
-  readonly secondsFromFirst: number;
-  /** (messages - 1) / secondsFromFirst. */
-  readonly messagesPerSecond: number;
-  readonly upstreamConnections: number;
+export interface MemoryFigures {
+  /** After start, before any message. */
+  readonly idleRssMb: number;
+  /** Ours: idle again after the submission scenarios (everything a delivery needs is loaded). */
+  readonly afterWorkRssMb?: number;
+  /** Postfix: how many processes the idle figure adds up. */
+  readonly processes?: number;
 }
 
 export interface BenchSummary {
@@ -46,10 +55,15 @@ export interface BenchSummary {
   readonly cpu: string;
   readonly cores: number;
   readonly messageBytes: number;
-  readonly warmUp: number;
+  readonly rounds: number;
+  readonly postfix: { readonly version?: string; readonly unavailable?: string };
   readonly scenarios: readonly ScenarioResult[];
-  readonly delivery: DeliveryResult;
-  readonly memory?: MemoryResult;
+  readonly idle: { readonly ours: MemoryFigures; readonly postfix?: MemoryFigures };
+  /** Our peak RSS after all submission scenarios (the 8 AUTH clients included). */
+  readonly oursPeakAfterScenariosMb: number;
+  readonly large?: { readonly ours: LargeResult; readonly postfix?: LargeResult };
+  readonly flood?: { readonly ours: FloodResult & { readonly peakRssMb: number }; readonly postfix?: FloodResult };
+  readonly targets: readonly { readonly what: string; readonly met: boolean }[];
 }
 
 export function machine(): { node: string; cpu: string; cores: number } {
@@ -57,39 +71,104 @@ export function machine(): { node: string; cpu: string; cores: number } {
   return { node: process.version, cpu: all[0]?.model ?? 'unknown', cores: all.length };
 }
 
-const ms = (value: number): string => value.toFixed(2).padStart(8);
-const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+const num = (value: number | undefined, digits = 2, width = 8): string => (value === undefined ? '-' : value.toFixed(digits)).padStart(width);
+const ratio = (ours: number | undefined, theirs: number | undefined): string =>
+  (ours === undefined || theirs === undefined || theirs === 0 ? '-' : `${(ours / theirs).toFixed(2)}x`).padStart(7);
+
+export function targetsOf(summary: Omit<BenchSummary, 'targets'>): { what: string; met: boolean }[] {
+  const byKey = new Map(summary.scenarios.map((scenario) => [scenario.key, scenario]));
+  const targets: { what: string; met: boolean }[] = [];
+  const plain = byKey.get('fresh-1');
+  const auth = byKey.get('fresh-auth-1');
+  if (plain !== undefined && auth !== undefined) {
+    const r = auth.ours.latency.medianMs / plain.ours.latency.medianMs;
+    targets.push({ what: `AUTH fresh-connection median within ${TARGETS.authOverPlain}x of our no-AUTH one (${r.toFixed(2)}x)`, met: r <= TARGETS.authOverPlain });
+  }
+  if (plain?.postfix !== undefined) {
+    targets.push({
+      what: `no-AUTH fresh-connection median at or below Postfix's (${plain.ours.latency.medianMs.toFixed(2)} vs ${plain.postfix.latency.medianMs.toFixed(2)} ms)`,
+      met: plain.ours.latency.medianMs <= plain.postfix.latency.medianMs,
+    });
+  }
+  const eight = byKey.get('fresh-8');
+  if (eight?.postfix !== undefined) {
+    targets.push({
+      what: `8 clients at or above Postfix's msg/s (${eight.ours.messagesPerSecond.toFixed(0)} vs ${eight.postfix.messagesPerSecond.toFixed(0)})`,
+      met: eight.ours.messagesPerSecond >= eight.postfix.messagesPerSecond,
+    });
+  }
+  if (summary.large !== undefined) {
+    const peak = summary.large.ours.peakMb;
+    targets.push({ what: `30 MiB message: peak RSS < ${TARGETS.largeMessagePeakMb} MiB (${peak.toFixed(1)})`, met: peak < TARGETS.largeMessagePeakMb });
+  }
+  targets.push({ what: `idle RSS < ${TARGETS.idleRssMb} MiB (${summary.idle.ours.idleRssMb.toFixed(1)})`, met: summary.idle.ours.idleRssMb < TARGETS.idleRssMb });
+  if (summary.flood !== undefined) {
+    const { during, recoveryMs } = summary.flood.ours;
+    targets.push({ what: `AUTH flood: every normal submission's 250 within ${TARGETS.floodProbeMaxMs} ms (max ${during.maxMs.toFixed(1)})`, met: during.maxMs <= TARGETS.floodProbeMaxMs });
+    targets.push({ what: `AUTH flood: intake normal within ${TARGETS.floodRecoveryMs} ms after it (${recoveryMs.toFixed(0)} ms)`, met: recoveryMs <= TARGETS.floodRecoveryMs });
+  }
+  return targets;
+}
 
 export function formatTable(summary: BenchSummary): string {
+  const pf = summary.postfix.unavailable === undefined ? `Postfix ${summary.postfix.version ?? ''}`.trim() : undefined;
   const rows = [
     `smtp-oauth-relay benchmark: node ${summary.node}, ${summary.cpu}, ${summary.cores} cores`,
-    `${summary.messageBytes}-byte messages, ${summary.warmUp} warm-up messages per scenario; latency in ms`,
+    `${summary.messageBytes}-byte messages; ours and ${pf ?? 'no reference'} measured in alternating rounds (${summary.rounds}) in one sitting; latency in ms`,
+    pf === undefined ? `No Postfix comparison: ${summary.postfix.unavailable ?? ''}. Our figures alone.` : `ratio = ours / ${pf} (below 1x: ours is faster for latency; above 1x: ours does more msg/s)`,
     '',
-    `${'scenario'.padEnd(40)} ${'msgs'.padStart(6)} ${'msg/s'.padStart(8)} ${'median'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}  target`,
+    `${'scenario'.padEnd(40)} ${'ours p50'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'msg/s'.padStart(8)} | ${'pf p50'.padStart(8)} ${'msg/s'.padStart(8)} | ${'p50'.padStart(7)} ${'msg/s'.padStart(7)}`,
   ];
   for (const s of summary.scenarios) {
-    const target = s.target === undefined ? '' : `median < ${s.target.medianMs} ms: ${met(s.target.met)}`;
+    const o = s.ours;
+    const p = s.postfix;
     rows.push(
-      `${s.name.padEnd(40)} ${String(s.messages).padStart(6)} ${s.messagesPerSecond.toFixed(0).padStart(8)} ${ms(s.latency.medianMs)} ${ms(s.latency.p90Ms)} ${ms(s.latency.p99Ms)} ${ms(s.latency.maxMs)}  ${target}`,
+      `${(s.name + (s.auth && p !== undefined ? ' *' : '')).padEnd(40)} ${num(o.latency.medianMs)} ${num(o.latency.p90Ms)} ${num(o.latency.p99Ms)} ${num(o.messagesPerSecond, 0)} | ${num(p?.latency.medianMs)} ${num(p?.messagesPerSecond, 0)} | ${ratio(o.latency.medianMs, p?.latency.medianMs)} ${ratio(o.messagesPerSecond, p?.messagesPerSecond)}`,
     );
   }
-  rows.push('', 'delivery while accepting (in the background), per scenario: first MAIL FROM -> last message accepted upstream');
-  for (const s of summary.scenarios) {
-    rows.push(`  ${s.name.padEnd(40)} ${s.deliverySeconds.toFixed(2).padStart(7)} s  (${(s.messages / s.deliverySeconds).toFixed(0)} msg/s), queue empty ${s.drainAfterAcceptMs.toFixed(0)} ms after the last 250`);
+  if (pf !== undefined) rows.push('  * Postfix has no SASL here: its figures are those of the same scenario without AUTH.');
+
+  const fresh = summary.scenarios.find((s) => s.key === 'fresh-1');
+  const freshAuth = summary.scenarios.find((s) => s.key === 'fresh-auth-1');
+  if (fresh?.ours.phasesMs !== undefined) {
+    rows.push('', `where a fresh-connection submission's time goes (median per phase, 1 client, ms)`);
+    rows.push(`  ${'phase'.padEnd(10)} ${'ours'.padStart(8)} ${'ours AUTH'.padStart(10)} ${'Postfix'.padStart(8)} ${'ratio'.padStart(7)}`);
+    for (const phase of PHASES) {
+      const ours = fresh.ours.phasesMs[phase];
+      const withAuth = freshAuth?.ours.phasesMs?.[phase];
+      const theirs = fresh.postfix?.phasesMs?.[phase];
+      rows.push(`  ${phase.padEnd(10)} ${num(ours, 3)} ${num(withAuth, 3, 10)} ${num(theirs, 3)} ${phase === 'auth' ? ''.padStart(7) : ratio(ours, theirs)}`);
+    }
   }
-  const d = summary.delivery;
+
+  const { idle } = summary;
   rows.push(
     '',
-    `delivery throughput (a restarted relay drains a queue of ${d.messages}, no client running): ${d.messagesPerSecond.toFixed(0)} msg/s`,
-    `  first to last message upstream ${d.secondsFromFirst.toFixed(2)} s; ${d.secondsFromStart.toFixed(2)} s from spawning the relay; ${d.upstreamConnections} upstream connections (at most 3 at a time)`,
+    `idle RSS after start: ours ${idle.ours.idleRssMb.toFixed(1)} MiB` +
+      (idle.postfix === undefined ? '' : `; Postfix ${idle.postfix.idleRssMb.toFixed(1)} MiB over ${idle.postfix.processes ?? '?'} processes (${ratio(idle.ours.idleRssMb, idle.postfix.idleRssMb).trim()})`),
+    `our idle RSS after the submission scenarios: ${idle.ours.afterWorkRssMb?.toFixed(1) ?? '-'} MiB; our peak RSS over them (8 AUTH clients included): ${summary.oursPeakAfterScenariosMb.toFixed(1)} MiB`,
   );
-  const m = summary.memory;
-  if (m !== undefined) {
+  const large = summary.large;
+  if (large !== undefined) {
+    const p = large.postfix;
     rows.push(
       '',
-      `relay memory, one ${(m.messageBytes / 1024 / 1024).toFixed(1)} MiB message accepted and delivered (fresh relay process):`,
-      `  RSS before ${m.rssBeforeMb.toFixed(1)} MB (peak so far ${m.peakBeforeMb.toFixed(1)} MB); peak RSS (VmHWM) ${m.peakMb.toFixed(1)} MB; RSS after ${m.rssAfterMb.toFixed(1)} MB   target peak < ${m.targetMb} MB: ${met(m.met)}`,
+      `one ${(large.ours.messageBytes / 1024 / 1024).toFixed(1)} MiB message: first byte -> 250 ours ${large.ours.acceptMs.toFixed(0)} ms` +
+        (p === undefined ? '' : `, Postfix ${p.acceptMs.toFixed(0)} ms (${ratio(large.ours.acceptMs, p.acceptMs).trim()})`),
+      `  peak RSS: ours ${large.ours.peakMb.toFixed(1)} MiB (whole relay, accept + delivery)` +
+        (p === undefined ? '' : `; Postfix largest process ${p.peakMb.toFixed(1)} MiB, all processes ${p.peakSumMb?.toFixed(1) ?? '?'} MiB (${ratio(large.ours.peakMb, p.peakSumMb).trim()} of the sum)`),
     );
   }
+  const flood = summary.flood;
+  if (flood !== undefined) {
+    const line = (who: string, f: FloodResult): string =>
+      `  ${who.padEnd(8)} before p50 ${num(f.baseline.medianMs, 1, 6)} | during p50 ${num(f.during.medianMs, 1, 6)} (+${(f.during.medianMs - f.baseline.medianMs).toFixed(1)}) p90 ${num(f.during.p90Ms, 1, 6)} p99 ${num(f.during.p99Ms, 1, 6)} max ${num(f.during.maxMs, 1, 6)} | after p50 ${num(f.after.medianMs, 1, 6)} | back to normal ${f.recoveryMs.toFixed(0)} ms after | ${f.attempts} AUTH attempts, ${f.connections} connections, replies ${JSON.stringify(f.replies)}`;
+    rows.push('', `AUTH flood: ${flood.ours.processes} processes for ${(flood.ours.floodMs / 1000).toFixed(0)} s; a normal 10 KiB submission (fresh connection, no AUTH) every 100 ms, connect -> 250 in ms`);
+    rows.push(line('ours', flood.ours));
+    if (flood.postfix !== undefined) rows.push(line('Postfix', flood.postfix));
+    rows.push(`  our peak RSS during the flood: ${flood.ours.peakRssMb.toFixed(1)} MiB`);
+  }
+  rows.push('', 'targets (issue 12):');
+  for (const target of summary.targets) rows.push(`  ${target.met ? 'met   ' : 'MISSED'} ${target.what}`);
   return rows.join('\n');
 }

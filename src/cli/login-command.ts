@@ -5,7 +5,6 @@
  * Without a daemon, the sign-in runs here, against the same data folder and key store.
  */
 import type { Command } from 'commander';
-import open from 'open';
 import type { LoginPrompt, LoginResult } from '../auth/index.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig } from '../core/config-load.js';
@@ -113,6 +112,8 @@ async function show(prompt: LoginPrompt, openBrowser: boolean): Promise<void> {
   }
   process.stdout.write('Opening your browser to sign in; sign in as the mailbox.\n');
   try {
+    // Loaded here, not at start: every command (serve included) would carry it otherwise.
+    const { default: open } = await import('open');
     await open(prompt.url);
   } catch {
     process.stdout.write(`The browser did not open. Open this address on this machine:\n${prompt.url}\n`);

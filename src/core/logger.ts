@@ -3,9 +3,13 @@
  * (pretty when stdout is a terminal). Secrets are redacted by key wherever they appear.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
+
+/** pino-pretty only for a terminal: a service never loads it (docs/performance.md, idle memory). */
+const loadPretty = (): typeof pinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
 
 export type { Logger } from 'pino';
 
@@ -44,7 +48,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const stdout = options.stdout ?? process.stdout;
   const usePretty = options.pretty ?? (stdout === process.stdout && process.stdout.isTTY === true);
   const streams: pino.StreamEntry[] = [
-    { level: options.level as pino.Level, stream: usePretty ? pretty({ destination: stdout as never, sync: true }) : stdout },
+    { level: options.level as pino.Level, stream: usePretty ? loadPretty()({ destination: stdout as never, sync: true }) : stdout },
   ];
   if (options.logDir !== undefined) {
     mkdirSync(options.logDir, { recursive: true, mode: 0o700 });

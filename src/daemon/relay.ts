@@ -100,8 +100,9 @@ export class Relay {
 
       // Metrics read the scheduler and sign-in on each scrape; both exist by the time one comes.
       const late: { scheduler?: DeliveryScheduler; signIn?: SignIn } = {};
-      const metrics = createMetrics(config, clock, late);
-      const signIn = await SignIn.create(config, { logger, clock, onTokenRequest: (account, outcome) => metrics.tokenRequest(account, outcome) });
+      // Only the health endpoint serves metrics: without it prom-client is never loaded.
+      const metrics = config.health.enabled ? createMetrics(config, clock, late) : undefined;
+      const signIn = await SignIn.create(config, { logger, clock, onTokenRequest: (account, outcome) => metrics?.tokenRequest(account, outcome) });
       late.signIn = signIn;
       const tokens = signIn.providers;
       cleanup.push(() => signIn.stop());
@@ -118,7 +119,8 @@ export class Relay {
         logger,
         reportingHost,
         observer: {
-          ...metrics.deliveryObserver(),
+          // Without the health endpoint there are no metrics to count into.
+          ...(metrics?.deliveryObserver() ?? { delivered: () => {}, deferred: () => {}, failed: () => {} }),
           // A hold for an administrator is loud: besides the error line, a warning in the Windows
           // Event Log / journal (a hold for sign-in is already raised by the sign-in alerts).
           accountStateChanged: (change) => {
@@ -185,12 +187,12 @@ export class Relay {
         sink: spool,
         logger,
         onAccepted: (record) => {
-          metrics.accepted(record.account);
+          metrics?.accepted(record.account);
           scheduler.enqueue(record);
         },
       });
       cleanup.push(() => inbound.close());
-      const health = config.health.enabled
+      const health = metrics !== undefined
         ? await startHealthServer({
             ...config.health,
             bearerToken: readHealthToken(config.health, options.configFile ?? 'the configuration'),

@@ -11,6 +11,7 @@
 import { createReadStream } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { AccountConfig, Config } from '../core/config.js';
+import { releasingPassThrough } from '../core/transient-buffers.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { SignInRequiredError, type TokenProvider } from '../core/token.js';
 import type { MessageSender, RejectedRecipient, SendOptions, SendResult, UpstreamReply } from './message-sender.js';
@@ -134,7 +135,10 @@ export class UpstreamTransport implements MessageSender {
       if (error instanceof Error) this.tokenErrors.add(error);
       return this.describeFailure(error);
     }
-    const raw = createReadStream(this.messagePath(record.id));
+    const file = createReadStream(this.messagePath(record.id));
+    // Gives back the memory of what was already sent while a large message streams (docs/performance.md).
+    const raw = file.pipe(releasingPassThrough());
+    file.once('error', (error) => raw.destroy(error));
     try {
       // RFC 6152: 8-bit data must go out as BODY=8BITMIME, and the spool does not record how the
       // client declared it. BODY=8BITMIME means "a MIME message with arbitrary octets", which a
@@ -153,6 +157,7 @@ export class UpstreamTransport implements MessageSender {
       return this.describeFailure(error);
     } finally {
       // A send that failed before reading the file must not leak its descriptor.
+      file.destroy();
       raw.destroy();
     }
   }

@@ -8,8 +8,13 @@
  * of the reply classification table (src/delivery/reply-classification.ts), errors are Entra or
  * OAuth codes (RFC 6749 section 5.2), never free text.
  * Naming: https://prometheus.io/docs/practices/naming/ (base units, `_total` for counters).
+ *
+ * prom-client is loaded when the first RelayMetrics is made, which the daemon does only with
+ * the health endpoint on (relay.ts): ~90 modules and an event-loop-delay sampler a relay without
+ * /metrics never needs (docs/performance.md).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Histogram } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { DeliveryObserver } from '../core/delivery-contracts.js';
 import type { QueueRecord } from '../core/queue-record.js';
@@ -47,8 +52,12 @@ export type { TokenRequestOutcome } from '../core/token.js';
  */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400, 172800];
 
+type PromClient = typeof import('prom-client');
+let loadedPromClient: PromClient | undefined;
+const prom = (): PromClient => (loadedPromClient ??= createRequire(import.meta.url)('prom-client') as PromClient);
+
 export class RelayMetrics {
-  readonly registry = new Registry();
+  readonly registry = new (prom().Registry)();
   private readonly clock: Clock;
   private readonly acceptedTotal: Counter<'account'>;
   private readonly deliveredTotal: Counter<'account'>;
@@ -61,44 +70,44 @@ export class RelayMetrics {
   constructor(options: RelayMetricsOptions = {}) {
     this.clock = options.clock ?? systemClock;
     const registers = [this.registry];
-    this.acceptedTotal = new Counter({
+    this.acceptedTotal = new (prom().Counter)({
       name: 'smtp_relay_messages_accepted_total',
       help: 'Messages accepted from local clients (stored, answered 250).',
       labelNames: ['account'],
       registers,
     });
-    this.deliveredTotal = new Counter({
+    this.deliveredTotal = new (prom().Counter)({
       name: 'smtp_relay_messages_delivered_total',
       help: 'Messages Microsoft 365 took for every recipient.',
       labelNames: ['account'],
       registers,
     });
-    this.deferredTotal = new Counter({
+    this.deferredTotal = new (prom().Counter)({
       name: 'smtp_relay_delivery_attempts_deferred_total',
       help: 'Delivery attempts answered with a temporary failure, by classification rule.',
       labelNames: ['account', 'reason'],
       registers,
     });
-    this.failedTotal = new Counter({
+    this.failedTotal = new (prom().Counter)({
       name: 'smtp_relay_messages_failed_total',
       help: 'Messages moved to failed/ (a recipient refused for good, or the queue lifetime ran out), by classification rule.',
       labelNames: ['account', 'reason'],
       registers,
     });
-    this.latency = new Histogram({
+    this.latency = new (prom().Histogram)({
       name: 'smtp_relay_delivery_latency_seconds',
       help: 'Time from acceptance to delivery to Microsoft 365.',
       labelNames: ['account'],
       buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     });
-    this.refreshesTotal = new Counter({
+    this.refreshesTotal = new (prom().Counter)({
       name: 'smtp_relay_token_refreshes_total',
       help: 'Access tokens obtained from the identity provider.',
       labelNames: ['account'],
       registers,
     });
-    this.refreshFailuresTotal = new Counter({
+    this.refreshFailuresTotal = new (prom().Counter)({
       name: 'smtp_relay_token_refresh_failures_total',
       help: 'Token requests that failed, by Entra (AADSTS) or OAuth error code.',
       labelNames: ['account', 'error'],
@@ -106,7 +115,7 @@ export class RelayMetrics {
     });
     this.queueDepthGauge(options.queueSnapshot);
     this.refreshExpiryGauge(options.signInStates);
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) prom().collectDefaultMetrics({ register: this.registry });
     for (const account of options.accounts ?? []) {
       this.acceptedTotal.inc({ account }, 0);
       this.deliveredTotal.inc({ account }, 0);
@@ -178,7 +187,7 @@ export class RelayMetrics {
   }
 
   private queueDepthGauge(snapshot: RelayMetricsOptions['queueSnapshot']): void {
-    new Gauge({
+    new (prom().Gauge)({
       name: 'smtp_relay_queue_depth',
       help: 'Messages in the queue: waiting (never tried), deferred (tried, due again later), held (account held until sign-in works).',
       labelNames: ['account', 'state'],
@@ -194,7 +203,7 @@ export class RelayMetrics {
 
   private refreshExpiryGauge(states: RelayMetricsOptions['signInStates']): void {
     const clock = this.clock;
-    new Gauge({
+    new (prom().Gauge)({
       name: 'smtp_relay_refresh_token_expiry_seconds',
       help: 'Seconds until the predicted expiry of the refresh token (delegated sign-in, 90 days after it was last issued); negative once lapsed.',
       labelNames: ['account'],

@@ -83,6 +83,10 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     // We log what matters ourselves (message-intake.ts); smtp-server's per-line logs are noise.
     logger: false,
     ...hooks,
+    onClose(session, callback) {
+      security.sessionClosed(session);
+      hooks.onClose(session, callback);
+    },
   };
 
   const server = await listenOn(new PromptGreetingServer(serverOptions, logger, seams), listen.port, listen.host, logger);

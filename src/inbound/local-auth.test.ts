@@ -4,6 +4,7 @@ import { silentLogger } from '../core/logger.js';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { AuthThrottle, WINDOW_MS } from './auth-throttle.js';
 import { createAuthHook } from './local-auth.js';
+import { SessionSignals } from './session-signals.js';
 
 const session = (remoteAddress: string, secure: boolean) => ({ remoteAddress, secure }) as unknown as SMTPServerSession;
 
@@ -19,7 +20,7 @@ describe('onAuth', () => {
   const users = { authenticate: async (name: string, password: string) => (password === 'pw' ? { name, account: 'sage', rewriteSender: false } : undefined) };
 
   it('lets loopback AUTH in clear text, but a LAN client must use TLS first (538 5.7.11)', async () => {
-    const hook = createAuthHook({ mode: 'optional', users, throttle: new AuthThrottle(new ManualClock()), logger: silentLogger() });
+    const hook = createAuthHook({ mode: 'optional', users, throttle: new AuthThrottle(new ManualClock()), logger: silentLogger(), sessions: new SessionSignals() });
     expect((await authenticate(hook, session('127.0.0.1', false))).user).toMatchObject({ kind: 'local' });
     expect((await authenticate(hook, session('::ffff:127.0.0.1', false))).err).toBeFalsy();
     const lan = await authenticate(hook, session('192.168.1.20', false));

@@ -6,6 +6,10 @@
  * smtp-server's allowInsecureAuth is global, so it is on and the decision is here: loopback
  * clients may AUTH in clear text (nothing leaves the machine), everyone else must STARTTLS
  * first and otherwise hears 538 5.7.11 (RFC 4954 section 6, "Encryption required").
+ *
+ * Order of work: a throttled client (auth-throttle.ts) waits out its delay first, and only a
+ * client still connected then gets its password checked; the check itself is bounded
+ * (kdf-queue.ts: 454 4.7.0 when the line is full) and dropped when the client leaves.
  */
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 import type { Config } from '../core/config.js';
@@ -13,7 +17,9 @@ import { SmtpReplyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { createClientPolicy } from './client-policy.js';
+import { KdfAbortedError, KdfBusyError } from './kdf-queue.js';
 import type { LocalUser } from './local-users.js';
+import type { SessionSignals } from './session-signals.js';
 
 export type AuthMode = Config['listen']['auth'];
 
@@ -24,7 +30,8 @@ export type SessionUser =
   | { readonly kind: 'any'; readonly name: string };
 
 export interface UserDirectory {
-  authenticate(name: string, password: string): Promise<LocalUser | undefined>;
+  /** Rejects with KdfBusyError when too many checks wait, KdfAbortedError when `signal` fired first. */
+  authenticate(name: string, password: string, signal?: AbortSignal): Promise<LocalUser | undefined>;
 }
 
 export interface LocalAuthDependencies {
@@ -32,6 +39,8 @@ export interface LocalAuthDependencies {
   readonly users: UserDirectory;
   readonly throttle: AuthThrottle;
   readonly logger: Logger;
+  /** Tells when a session's client has gone. */
+  readonly sessions: SessionSignals;
 }
 
 export const AUTH_METHODS = ['PLAIN', 'LOGIN'];
@@ -39,6 +48,9 @@ export const AUTH_METHODS = ['PLAIN', 'LOGIN'];
 type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void;
 
 const isLoopback = createClientPolicy([]);
+
+/** RFC 4954 section 6: 454 4.7.0 Temporary authentication failure. */
+export const temporaryFailure = (): SmtpReplyError => new SmtpReplyError(454, '4.7.0', 'Temporary authentication failure, try again later');
 
 /** RFC 4954 section 6: 535 5.7.8 for a wrong user name or password. */
 export const invalidCredentials = (): SmtpReplyError => new SmtpReplyError(535, '5.7.8', 'Authentication credentials invalid');
@@ -60,27 +72,36 @@ export function createAuthHook(deps: LocalAuthDependencies) {
       return callback(null, { user });
     }
 
-    deps.users.authenticate(name, password).then(
-      (found) => {
-        if (found !== undefined) {
-          deps.throttle.recordSuccess(client);
-          deps.logger.info({ user: name, account: found.account, client }, 'local user authenticated');
-          const user: SessionUser = { kind: 'local', user: found };
-          return deps.throttle.later(delay, () => callback(null, { user }));
-        }
-        const cutOff = deps.throttle.recordFailure(client);
-        deps.logger.warn({ user: name, client, failures: deps.throttle.failureCount(client) }, 'local AUTH failed');
-        const reply = cutOff
-          ? new SmtpReplyError(421, '4.7.0', 'Too many failed authentication attempts, closing connection')
-          : invalidCredentials();
-        deps.throttle.later(delay, () => callback(reply));
-      },
-      (err: unknown) => {
-        deps.logger.error({ err }, 'could not read the local users');
-        // RFC 4954 section 6: 454 4.7.0 Temporary authentication failure.
-        callback(new SmtpReplyError(454, '4.7.0', 'Temporary authentication failure, try again later'));
-      },
-    );
+    const signal = deps.sessions.signal(session);
+    // The delay comes before the check: guessing from a throttled client costs it time, not us CPU.
+    deps.throttle.later(delay, () => {
+      if (signal.aborted) return;
+      deps.users.authenticate(name, password, signal).then(
+        (found) => {
+          if (found !== undefined) {
+            deps.throttle.recordSuccess(client);
+            deps.logger.info({ user: name, account: found.account, client }, 'local user authenticated');
+            const user: SessionUser = { kind: 'local', user: found };
+            return callback(null, { user });
+          }
+          const cutOff = deps.throttle.recordFailure(client);
+          deps.logger.warn({ user: name, client, failures: deps.throttle.failureCount(client) }, 'local AUTH failed');
+          callback(
+            cutOff ? new SmtpReplyError(421, '4.7.0', 'Too many failed authentication attempts, closing connection') : invalidCredentials(),
+          );
+        },
+        (err: unknown) => {
+          // The client is gone: nobody to answer.
+          if (err instanceof KdfAbortedError) return;
+          if (err instanceof KdfBusyError) {
+            deps.logger.warn({ user: name, client }, 'too many password checks waiting; AUTH refused for now');
+            return callback(temporaryFailure());
+          }
+          deps.logger.error({ err }, 'could not check a local password');
+          callback(temporaryFailure());
+        },
+      );
+    });
   };
 }
 

@@ -9,6 +9,7 @@ import { AuthThrottle } from './auth-throttle.js';
 import { AUTH_METHODS, createAuthHook, type UserDirectory } from './local-auth.js';
 import { certificateNames, loadLocalTls, tlsServerOptions, tlsWanted, type LocalTlsMaterial } from './local-tls.js';
 import { LocalUsers, readUsersFile, usersFilePath } from './local-users.js';
+import { SessionSignals } from './session-signals.js';
 import { buildSenderIndex } from './sender-policy.js';
 import { createRewriteRules } from './sender-rewrite.js';
 import { createSenderPlanner, type SenderPlanner } from './transaction-sender.js';
@@ -20,6 +21,8 @@ export interface LocalSecurity {
   readonly planSender: SenderPlanner;
   /** Undefined when TLS is off (or no dataDir to keep a generated certificate in). */
   readonly tls: LocalTlsMaterial | undefined;
+  /** To be called from smtp-server's onClose: drops the password checks of a client that left. */
+  readonly sessionClosed: (session: SMTPServerSession) => void;
 }
 
 /** Nobody can log in: for a relay started without a dataDir (tests of other parts). */
@@ -31,6 +34,7 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
   const authOn = listen.auth !== 'off';
   const failedAuth = new WeakSet<SMTPServerSession>();
   const usersFile = options.dataDir === undefined ? undefined : usersFilePath(options.dataDir);
+  const sessions = new SessionSignals();
   const disabledCommands = [...(authOn ? [] : ['AUTH']), ...(tls !== undefined && listen.tls.starttls ? [] : ['STARTTLS'])];
   const serverOptions: Partial<SMTPServerOptions> = {
     // 'required' is enforced at MAIL FROM (transaction-sender.ts) with our own 530 5.7.0 text.
@@ -48,6 +52,7 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
               users: usersFile === undefined ? noUsers : new LocalUsers(usersFile),
               throttle: new AuthThrottle(clock),
               logger,
+              sessions,
             }),
             failedAuth,
             () => (usersFile === undefined ? Promise.resolve(false) : usersExist(usersFile)),
@@ -62,7 +67,7 @@ export async function prepareLocalSecurity(options: InboundOptions, clock: Clock
     rewriteRules: createRewriteRules(listen.rewriteSender, options.accounts),
     authFailed: (session) => failedAuth.has(session),
   });
-  return { serverOptions, planSender, tls };
+  return { serverOptions, planSender, tls, sessionClosed: (session) => sessions.closed(session) };
 }
 
 async function loadTls(options: InboundOptions, logger: Logger): Promise<LocalTlsMaterial | undefined> {

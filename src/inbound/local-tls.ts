@@ -15,7 +15,6 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import type { Config } from '../core/config.js';
 import { PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
 
@@ -70,6 +69,9 @@ export function certificateNames(listenName: string | undefined): string[] {
 export async function generateCertificate(names: readonly string[]): Promise<{ key: string; cert: string }> {
   const [commonName = 'localhost'] = names;
   const notAfterDate = new Date(Date.now() + VALIDITY_DAYS * 24 * 60 * 60 * 1000);
+  // Loaded only to make a certificate (once per installation): ~170 modules a running relay
+  // does not need in memory (docs/performance.md).
+  const { generate } = await import('selfsigned');
   // RSA 2048, not EC: old printers and TLS 1.0 stacks often know no ECDSA.
   const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'rsa',

@@ -4,13 +4,29 @@
  * ever stored as scrypt hashes (password-hash.ts); the file is written durably, mode 0600.
  *
  * The daemon sees users added or removed by `smtp-oauth-relay user ...` without a restart:
- * `LocalUsers` stats the file on every AUTH and reads it again when its mtime or size moved.
+ * `LocalUsers` stats the file on every AUTH and reads it again when its mtime, size or inode
+ * moved (the file is replaced by rename, so every change gives a new inode), emptying the
+ * cache of verified logins at the same moment (credential-cache.ts).
+ *
+ * Password checks go through the bounded queue (kdf-queue.ts) to scrypt worker threads
+ * (scrypt-threads.ts); identical logins arriving together share one check.
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
-import { hashPassword, UNKNOWN_USER_HASH, verifyPassword } from './password-hash.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { CredentialCache } from './credential-cache.js';
+import { KdfAbortedError, KdfQueue } from './kdf-queue.js';
+import { hashPassword, UNKNOWN_USER_HASH, verifyPassword, type Derive } from './password-hash.js';
+import { ScryptThreads } from './scrypt-threads.js';
+
+/**
+ * One scrypt at a time: it holds 32 MiB and a core for ~100 ms, and the other core stays with
+ * mail intake on a 2-core machine. Sixteen waiting (~2 s of work) before 454.
+ */
+export const KDF_CONCURRENCY = 1;
+export const MAX_KDF_WAITING = 16;
 
 export const USERS_FILE_NAME = 'users.json';
 
@@ -100,20 +116,62 @@ function toLocalUser(name: string, stored: StoredUser): LocalUser {
   return { name, account: stored.account, sendAs: stored.sendAs, rewriteSender: stored.rewriteSender === true };
 }
 
+export interface LocalUsersOptions {
+  readonly clock?: Clock;
+  /** The bounded line of password checks; KDF_CONCURRENCY and MAX_KDF_WAITING by default. */
+  readonly queue?: KdfQueue;
+  /** scrypt itself; worker threads by default. */
+  readonly derive?: Derive;
+}
+
 /** The users file as the daemon reads it: reloaded when it changes on disk. */
 export class LocalUsers {
   private loaded: { readonly stamp: string; readonly file: UsersFile } | undefined;
+  private readonly cache: CredentialCache;
+  private readonly queue: KdfQueue;
+  private readonly derive: Derive;
+  private readonly inFlight = new Map<string, Promise<boolean>>();
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    options: LocalUsersOptions = {},
+  ) {
+    this.cache = new CredentialCache(options.clock ?? systemClock);
+    this.queue = options.queue ?? new KdfQueue(KDF_CONCURRENCY, MAX_KDF_WAITING);
+    this.derive = options.derive ?? new ScryptThreads(this.queue.concurrency).derive;
+  }
 
-  /** The user when name and password match, otherwise undefined. */
-  async authenticate(name: string, password: string): Promise<LocalUser | undefined> {
+  /**
+   * The user when name and password match, otherwise undefined. Rejects with KdfBusyError
+   * when the line of checks is full, with KdfAbortedError when `signal` fired first.
+   */
+  async authenticate(name: string, password: string, signal?: AbortSignal): Promise<LocalUser | undefined> {
     const file = await this.current();
     const stored = Object.hasOwn(file.users, name) ? file.users[name] : undefined;
+    const hash = stored?.hash ?? UNKNOWN_USER_HASH;
+    const digest = this.cache.digest(name, password, hash);
+    if (stored !== undefined && this.cache.verified(name, digest)) return toLocalUser(name, stored);
     // Hash even for an unknown name so that timing does not tell which names exist.
-    const matches = await verifyPassword(password, stored?.hash ?? UNKNOWN_USER_HASH);
+    const matches = await this.check(digest.toString('base64'), password, hash, signal);
     if (stored === undefined || !matches) return undefined;
+    // Only if the file did not change meanwhile: otherwise the next AUTH checks again.
+    if (this.loaded?.file === file) this.cache.remember(name, digest);
     return toLocalUser(name, stored);
+  }
+
+  private check(key: string, password: string, hash: string, signal: AbortSignal | undefined): Promise<boolean> {
+    const shared = this.inFlight.get(key);
+    if (shared !== undefined) {
+      // The client that started it went away before it ran: check again for this one.
+      return shared.catch((err: unknown) =>
+        err instanceof KdfAbortedError && signal?.aborted !== true ? this.check(key, password, hash, signal) : Promise.reject(err),
+      );
+    }
+    const started = this.queue
+      .run(() => verifyPassword(password, hash, this.derive), signal)
+      .finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, started);
+    return started;
   }
 
   private async current(): Promise<UsersFile> {
@@ -124,7 +182,11 @@ export class LocalUsers {
         throw err;
       },
     );
-    if (this.loaded?.stamp !== stamp) this.loaded = { stamp, file: await readUsersFile(this.path) };
+    if (this.loaded?.stamp !== stamp) {
+      // A user added, removed or given a new password: no earlier login counts any more.
+      this.cache.clear();
+      this.loaded = { stamp, file: await readUsersFile(this.path) };
+    }
     return this.loaded.file;
   }
 }

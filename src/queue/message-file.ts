@@ -10,6 +10,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { PRIVATE_FILE_MODE } from './durable-fs.js';
+import { transientBufferRelease } from '../core/transient-buffers.js';
 
 /** The input stream failed or closed before its end. */
 export class MessageSourceError extends Error {
@@ -73,12 +74,14 @@ export async function writeMessageFile(source: MessageSource, path: string): Pro
 /** `takeEarlyError` hands over (and stops recording) an error the input had before pumping began. */
 function pump(source: MessageSource, handle: FileHandle, takeEarlyError: () => unknown): Promise<number> {
   let written = 0;
+  const release = transientBufferRelease();
   const sink = new Writable({
     // Backpressure keeps at most this much (plus the source's own buffer) in memory.
     highWaterMark: 64 * 1024,
     write(chunk: Buffer, _encoding, done) {
       writeFully(handle, chunk).then(() => {
         written += chunk.length;
+        release(chunk.length);
         done();
       }, done);
     },

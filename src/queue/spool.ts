@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
-import { fsyncDirectory, moveDurable, writeFileSynced } from './durable-fs.js';
+import { DirectorySync } from './directory-sync.js';
+import { moveDurable, writeFileSynced } from './durable-fs.js';
 import { writeMessageFile, MessageSourceError, type MessageSource, type WrittenMessage } from './message-file.js';
 import { buildRecord, type NewRecordFields } from './new-record.js';
 import { newQueueId } from './queue-id.js';
@@ -49,13 +50,17 @@ export interface SpoolOptions {
 export class Spool {
   private closed = false;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** fsync of queue/, shared by commits and removals that overlap (directory-sync.ts). */
+  private readonly queueSync: DirectorySync;
 
   private constructor(
     private readonly folders: SpoolFolders,
     private readonly logger: Logger,
     private readonly clock: Clock,
     private readonly newId: (now: number) => string,
-  ) {}
+  ) {
+    this.queueSync = new DirectorySync(folders.queue);
+  }
 
   /** Creates the folders, recovers from any earlier stop and returns the queued records, oldest first. */
   static async open(
@@ -174,7 +179,7 @@ export class Spool {
       // left without its record. The .json cannot outlive the .eml on a journaling file system
       // (ext4, XFS, NTFS, APFS commit metadata changes in order, and the .eml moved first); if
       // one ever did, recovery would quarantine that never-acknowledged record, not lose mail.
-      await fsyncDirectory(this.folders.queue);
+      await this.queueSync.request();
       this.logger.debug({ id, size, account: record.account, recipients: record.recipients.length }, 'Message committed');
       return record;
     } catch (error) {
@@ -194,7 +199,7 @@ export class Spool {
   private async removeNow(id: string): Promise<void> {
     await rm(join(this.folders.queue, jsonName(id)), { force: true });
     // Once the record is gone for good, a crash can only leave an .eml that recovery removes.
-    await fsyncDirectory(this.folders.queue);
+    await this.queueSync.request();
     await rm(join(this.folders.queue, emlName(id)), { force: true });
   }
 
@@ -205,7 +210,7 @@ export class Spool {
     // recovery recognises and completes.
     await moveDurable(join(this.folders.queue, emlName(id)), join(this.folders.failed, emlName(id)));
     await moveDurable(join(this.folders.queue, jsonName(id)), join(this.folders.failed, jsonName(id)));
-    await fsyncDirectory(this.folders.queue);
+    await this.queueSync.request();
     this.logger.info({ id }, 'Message moved to failed/');
   }
 
