@@ -2,7 +2,7 @@
  * Group commit for a folder's fsync: callers that ask while one fsync(2) of the folder is under
  * way share the next one, which starts when the current one ends. Every caller still returns
  * only after an fsync that began after its call, so each rename or unlink it made before asking
- * is durable exactly as with its own fsync (DESIGN.md, "Queue, not pass-through"); there are
+ * is durable exactly as with its own fsync (docs/architecture.md, "Queue, not pass-through"); there are
  * just fewer of them when intake commits and delivery removals overlap in queue/, and fewer
  * open/fsync/close calls waiting on the libuv pool (docs/performance.md, "Accept path").
  */
