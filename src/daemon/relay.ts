@@ -12,11 +12,10 @@ import { join } from 'node:path';
 import { storeClientSecret, type ClosableTokenProvider } from '../auth/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
-import { isHeldState } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
 import { SignInRequiredError } from '../core/token.js';
-import { DeliveryScheduler, FallbackSender, GraphSender, PacingFile, UpstreamTransport, type MessageSender } from '../delivery/index.js';
-import { AlertLedger, AlertMonitor, configFileWarnings, createOsLog, environmentWarnings, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
+import { DeliveryScheduler, PacingFile } from '../delivery/index.js';
+import { AlertMonitor, configFileWarnings, createOsLog, environmentWarnings, StuckQueueWatch } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
 import { listQueue, Spool } from '../queue/index.js';
@@ -24,6 +23,7 @@ import { controlEndpoint } from './control-endpoint.js';
 import type { ControlEvent, ControlRequest } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import { readHealthToken } from './health-access.js';
+import { createMetrics, graphAccount, senderFor, startAlerts, tokenFor } from './relay-wiring.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { statusFromLive } from './status-collector.js';
 import { QueueCommands } from './queue-commands.js';
@@ -314,88 +314,4 @@ export class Relay {
     if (account === undefined) throw new Error(`No account named "${name}" in the configuration`);
     return account;
   }
-}
-
-/**
- * Warnings before a sign-in or a client secret lapses: a log line and, for the configured
- * administrators, a notice spooled like any message (kind 'notice': never bounced) and sent
- * through an account whose sign-in still works.
- */
-async function startAlerts(
-  config: Config,
-  parts: { logger: Logger; clock: Clock; spool: Spool; scheduler: DeliveryScheduler; signIn: SignIn; osLog: OsLog; hostname: string },
-): Promise<AlertMonitor> {
-  const ledger = await AlertLedger.open(config.dataDir, parts.clock);
-  if (ledger.setAside !== undefined) parts.logger.warn({ movedTo: ledger.setAside }, 'the record of sent warnings could not be read; it was set aside');
-  const monitor = new AlertMonitor({
-    config,
-    clock: parts.clock,
-    logger: parts.logger,
-    ledger,
-    hostname: parts.hostname,
-    onWarning: (level, text) => parts.osLog[level](text),
-    states: () => parts.signIn.states(),
-    sendNotice: async (notice) => {
-      const record = await parts.spool.enqueueBuffer(notice.raw, {
-        kind: 'notice',
-        account: notice.from,
-        client: { address: '127.0.0.1', helo: 'smtp-oauth-relay' },
-        mailFrom: notice.mailFrom,
-        recipients: notice.to,
-      });
-      parts.scheduler.enqueue(record);
-      return record.id;
-    },
-  });
-  monitor.start();
-  return monitor;
-}
-
-/** Prometheus metrics; the queue depth and the refresh-token expiry are read at each scrape. */
-function createMetrics(config: Config, clock: Clock, late: { scheduler?: DeliveryScheduler; signIn?: SignIn }): RelayMetrics {
-  const names = config.accounts.map((account) => account.name);
-  return new RelayMetrics({
-    accounts: names,
-    clock,
-    queueSnapshot: async () => {
-      const held = late.scheduler?.snapshot().accounts.filter((account) => isHeldState(account.state)).map((account) => account.account) ?? [];
-      return queueDepthRows(await listQueue(config.dataDir, 'queue'), new Set(held), names);
-    },
-    signInStates: async () => (late.signIn === undefined ? [] : late.signIn.states()),
-  });
-}
-
-/**
- * The one place where an account's upstream kind chooses how its messages leave: SMTP AUTH
- * (nodemailer), Microsoft Graph, or SMTP that falls back to Graph on 5.7.139 (docs/graph.md).
- */
-function senderFor(
-  config: Config,
-  account: AccountConfig,
-  parts: {
-    tokens: ClosableTokenProvider;
-    messagePath: (id: string) => string;
-    clientName: string;
-    graphTokens: () => ClosableTokenProvider;
-    onFallback: (reply: string) => void;
-  },
-): MessageSender {
-  const graph = (tokens: ClosableTokenProvider, note?: string) =>
-    new GraphSender({ graph: config.graph, account, tokens, messagePath: parts.messagePath, ...(note === undefined ? {} : { note }) });
-  if (account.upstream === 'graph') return graph(parts.tokens);
-  const smtp = new UpstreamTransport({ upstream: config.upstream, account, tokens: parts.tokens, messagePath: parts.messagePath, clientName: parts.clientName });
-  if (!account.graphFallback) return smtp;
-  return new FallbackSender({ smtp, graph: () => graph(parts.graphTokens(), 'fallback: SMTP AUTH disabled'), onFallback: parts.onFallback });
-}
-
-/** The account as it signs in for Graph: the app-only .default scope of the cloud's Graph (graphFallback is app-only). */
-function graphAccount(config: Config, account: AccountConfig): AccountConfig {
-  if (account.auth.method === 'client-credentials') return { ...account, auth: { ...account.auth, scope: config.graph.appScope } };
-  return { ...account, auth: { ...account.auth, scopes: config.graph.delegatedScopes } };
-}
-
-function tokenFor(tokens: ReadonlyMap<string, ClosableTokenProvider>, account: string): ClosableTokenProvider {
-  const provider = tokens.get(account);
-  if (provider === undefined) throw new Error(`no token provider for account ${account}`);
-  return provider;
 }
