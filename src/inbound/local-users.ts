@@ -15,6 +15,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
+import { restrictSecretFile } from '../core/windows-file-acl.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CredentialCache } from './credential-cache.js';
 import { KdfAbortedError, KdfQueue } from './kdf-queue.js';
@@ -83,6 +84,8 @@ export async function readUsersFile(path: string): Promise<UsersFile> {
 async function writeUsersFile(path: string, file: UsersFile): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
   await writeFileDurable(path, `${JSON.stringify(file, null, 2)}\n`);
+  // Password hashes are secrets too: on Windows only SYSTEM, Administrators and the service account.
+  await restrictSecretFile(path);
 }
 
 /** Adds the user, or replaces its password and settings when it exists. */

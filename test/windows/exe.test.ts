@@ -104,6 +104,16 @@ describe.runIf(tools.available)('smtp-oauth-relay.exe under Wine', () => {
     expect(JSON.parse(queue.stdout)).toEqual([]);
   });
 
+  it('reaches the same relay when the data folder is spelled in another case, with a trailing separator', async () => {
+    // Windows paths are case-insensitive: c:\programdata\... and C:\PROGRAMDATA\...\ are one folder.
+    const config = JSON.parse(readFileSync(driveC('ProgramData/smtp-oauth-relay/relay.json'), 'utf8')) as { dataDir: string };
+    const otherSpelling = { ...config, dataDir: `${config.dataDir.toLowerCase()}\\` };
+    writeFileSync(driveC('ProgramData/smtp-oauth-relay/other-spelling.json'), JSON.stringify(otherSpelling, null, 2));
+    const status = await runWine(RELEASE_EXE, ['status', '--json', '--config', `${PRODUCT_DIR.toUpperCase()}\\OTHER-SPELLING.JSON`]);
+    expect([0, 1], status.stderr).toContain(status.code);
+    expect(JSON.parse(status.stdout)).toMatchObject({ daemon: { running: true, version: VERSION }, accounts: [{ name: 'sage' }] });
+  });
+
   it('stops gracefully on CTRL_C with a send in flight and, restarted, finds its key in Credential Manager: nothing lost', async () => {
     const running = relay!;
     const firstPort = Number(String(running.jsonLines.find((line) => line.msg === 'relay started')?.smtp).split(':').pop());
