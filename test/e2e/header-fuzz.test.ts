@@ -27,25 +27,13 @@ import { ManualClock } from '../support/manual-clock.js';
 import { RelayProcess } from '../support/relay-process.js';
 import { SmtpWire } from '../support/smtp-wire.js';
 import { FaultFixture, RECIPIENT } from './fault-fixture.js';
+import { pick, prng, type Random } from '../support/seeded-random.js';
 
 const SEED = Number(process.env.HEADER_FUZZ_SEED ?? Date.now() % 2 ** 31);
 const COUNT = Number(process.env.HEADER_FUZZ_COUNT ?? 12_000);
 const THROUGH_RELAY = Number(process.env.HEADER_FUZZ_RELAY ?? 300);
 const ALLOWED = [MOCK_MAILBOX, MOCK_SEND_AS];
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Random = ReturnType<typeof prng>;
-const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
 const CEO = 'ceo@contoso.example';
 const FIELDS = [

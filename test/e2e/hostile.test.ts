@@ -16,6 +16,7 @@ import { MOCK_SEND_AS } from '../mock-tenant/index.js';
 import { SmtpWire } from '../support/smtp-wire.js';
 import type { RelayProcess } from '../support/relay-process.js';
 import { FaultFixture, RECIPIENT } from './fault-fixture.js';
+import { pick, prng, type Random } from '../support/seeded-random.js';
 
 const SEED = Number(process.env.HOSTILE_SEED ?? Date.now() % 2 ** 31);
 const FUZZ_SESSIONS = 10_000;
@@ -26,20 +27,6 @@ const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 const NORMAL_CLIENT_BOUND_MS = 10_000;
 const PEAK_MEMORY_BOUND_BYTES = 300 * 1024 * 1024;
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = ReturnType<typeof prng>;
-const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 const bytes = (random: Random, length: number): Buffer => Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
 
 /** One piece of a fuzz session: valid commands, near-valid ones, and plain garbage. */

@@ -4,8 +4,8 @@
  * delegated (`scp` contains Mail.Send; the signed-in user is the mailbox) or app-only (`roles`
  * contains Mail.Send). https://learn.microsoft.com/graph/auth/auth-concepts ("Access tokens").
  */
-import { get } from 'node:https';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { jwtVerify, type JWTPayload } from 'jose';
+import { publishedKeys } from './token-verifier.js';
 
 export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
 export const MAIL_SEND = 'Mail.Send';
@@ -30,14 +30,7 @@ export class GraphTokenRefused extends Error {
 export type GraphTokenCheck = (authorization: string | undefined, mailbox: string) => Promise<JWTPayload>;
 
 export function createGraphTokenCheck(options: GraphTokenCheckOptions): GraphTokenCheck {
-  let keys: Promise<ReturnType<typeof createLocalJWKSet>> | undefined;
-  const loadKeys = (): Promise<ReturnType<typeof createLocalJWKSet>> => {
-    keys ??= fetchJson(options.jwksUri, options.caPem).then((set) => createLocalJWKSet(set as JSONWebKeySet));
-    keys.catch(() => {
-      keys = undefined;
-    });
-    return keys;
-  };
+  const loadKeys = publishedKeys(options);
   return async (authorization, mailbox) => {
     const token = /^Bearer (\S+)$/i.exec(authorization ?? '')?.[1];
     if (token === undefined) throw new GraphTokenRefused(401, 'InvalidAuthenticationToken', 'Access token is empty.');
@@ -63,25 +56,4 @@ export function createGraphTokenCheck(options: GraphTokenCheckOptions): GraphTok
     if (user !== mailbox.toLowerCase()) throw new GraphTokenRefused(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
     return payload;
   };
-}
-
-function fetchJson(url: string, caPem: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    get(url, { ca: caPem, rejectUnauthorized: true }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        if (res.statusCode !== 200) {
-          reject(new Error(`GET ${url}: HTTP ${res.statusCode ?? 0}`));
-          return;
-        }
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        } catch (error) {
-          reject(error as Error);
-        }
-      });
-    }).on('error', reject);
-  });
 }

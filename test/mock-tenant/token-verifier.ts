@@ -19,16 +19,25 @@ export interface TokenVerifierOptions {
 
 export type TokenVerifier = (token: string) => Promise<JWTPayload>;
 
-export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  let keys: Promise<ReturnType<typeof createLocalJWKSet>> | undefined;
-  const loadKeys = (): Promise<ReturnType<typeof createLocalJWKSet>> => {
+export type KeySet = ReturnType<typeof createLocalJWKSet>;
+
+/**
+ * The identity provider's published keys, fetched once over HTTPS (trusting only the test CA) as
+ * a resource server would; a failed fetch is not cached, so the next request tries again.
+ */
+export function publishedKeys(options: { readonly jwksUri: string; readonly caPem: string }): () => Promise<KeySet> {
+  let keys: Promise<KeySet> | undefined;
+  return () => {
     keys ??= fetchJson(options.jwksUri, options.caPem).then((set) => createLocalJWKSet(set as JSONWebKeySet));
-    // A failed fetch is not cached: the next AUTH tries again.
     keys.catch(() => {
       keys = undefined;
     });
     return keys;
   };
+}
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const loadKeys = publishedKeys(options);
   return async (token) => {
     const { payload } = await jwtVerify(token, await loadKeys(), {
       issuer: options.issuer,
