@@ -132,7 +132,7 @@ describe('inbound SMTP, session', () => {
     await wire.expect(wire.reply(), 220);
     await wire.expect(wire.command('EHLO client.example'), 250);
     const closing = h.server.close();
-    expect((await wire.reply()).last).toBe('421 4.3.2 Service shutting down');
+    expect((await wire.reply()).last).toBe('421 4.3.2 Service shutting down, try again later');
     await closing;
     await wire.closed;
   });
