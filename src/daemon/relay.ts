@@ -8,7 +8,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { storeClientSecret, type ClosableTokenProvider } from '../auth/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
@@ -29,6 +28,7 @@ import { statusFromLive } from './status-collector.js';
 import { QueueCommands } from './queue-commands.js';
 import { buildTokenProvider, openConfiguredKeyStore, SignIn } from './sign-in.js';
 import { buildStatus, type RelayStatus } from './relay-status.js';
+import { dataPaths } from '../core/data-paths.js';
 
 export interface RelayOptions {
   readonly config: Config;
@@ -109,7 +109,7 @@ export class Relay {
 
       const reportingHost = config.listen.name ?? hostname();
       // The pacing window outlives a restart (src/delivery/pacing.ts).
-      const pacing = new PacingFile(join(config.dataDir, 'delivery', 'pacing.json'));
+      const pacing = new PacingFile(dataPaths(config.dataDir).pacing);
       const fallbacks = new Map<string, string>();
       const graphProviders: ClosableTokenProvider[] = [];
       const scheduler = new DeliveryScheduler({

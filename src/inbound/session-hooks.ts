@@ -5,7 +5,6 @@
  * status code of RFC 3463).
  */
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
-import { SmtpReplyError } from '../core/errors.js';
 import { inboundReply } from '../core/inbound-replies.js';
 import type { ClientLimits } from './client-limits.js';
 import type { ConnectionSlots } from './connection-slots.js';
