@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fsyncDirectory, PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
 import { restrictSecretFile } from '../core/windows-file-acl.js';
 import { assertKeyLength, assertKeyName, type KeyStore } from './key-store.js';
+import { dataPaths } from '../core/data-paths.js';
 
 export class FileKeyStore implements KeyStore {
   readonly kind = 'file';
@@ -16,7 +17,7 @@ export class FileKeyStore implements KeyStore {
   private readonly dir: string;
 
   constructor(dataDir: string) {
-    this.dir = join(dataDir, 'keys');
+    this.dir = dataPaths(dataDir).keys;
     this.description =
       `key file in ${this.dir} (mode 0600), chosen by "secrets.keyStore": "file": weaker than an OS keychain, ` +
       'since anyone who can read the data folder (or a backup of it) can decrypt the stored tokens and secrets';

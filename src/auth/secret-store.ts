@@ -5,13 +5,14 @@
  * the secret from stdin: never from argv, which other users can see in the process list.
  */
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { fsyncDirectory } from '../core/durable-fs.js';
 import { SignInRequiredError } from '../core/token.js';
 import type { KeyStore } from './key-store.js';
 import { keyFor } from './open-key-store.js';
 import { SealedFile, SealedFileCorruptError } from './sealed-file.js';
+import { dataPaths } from '../core/data-paths.js';
 
 /** No secret in the config and none stored: an administrator must store one. */
 export class ClientSecretNotStoredError extends SignInRequiredError {
@@ -41,7 +42,7 @@ export class ClientSecretCorruptError extends SignInRequiredError {
 }
 
 export function clientSecretPath(dataDir: string, account: string): string {
-  return join(dataDir, 'secrets', `${account}.client-secret.sealed`);
+  return dataPaths(dataDir).clientSecret(account);
 }
 
 function clientSecretKeyName(account: string): string {

@@ -6,9 +6,9 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
 import type { SignInState } from '../core/sign-in-state.js';
+import { dataPaths } from '../core/data-paths.js';
 
 /** What the store needs of an account: AccountConfig satisfies it. */
 export interface SignInAccountRef {
@@ -28,7 +28,7 @@ export class SignInStateCorruptError extends Error {
 }
 
 export function signInStatePath(dataDir: string, account: string): string {
-  return join(dataDir, 'state', 'sign-in', `${account}.json`);
+  return dataPaths(dataDir).signInStateOf(account);
 }
 
 /**
@@ -73,7 +73,7 @@ export function listSignInStates(dataDir: string, accounts: readonly SignInAccou
 
 export async function writeSignInState(dataDir: string, state: SignInState): Promise<void> {
   const path = signInStatePath(dataDir, state.account);
-  await mkdir(join(dataDir, 'state', 'sign-in'), { recursive: true, mode: PRIVATE_DIR_MODE });
+  await mkdir(dataPaths(dataDir).signInState, { recursive: true, mode: PRIVATE_DIR_MODE });
   await writeFileDurable(path, `${JSON.stringify(state, null, 2)}\n`);
 }
 

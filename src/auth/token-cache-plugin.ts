@@ -7,12 +7,12 @@
  * The cache holds the refresh token, the key to the 90-day sign-in: it is sealed with the
  * account's own key from the key store and never written in plain text.
  */
-import { join } from 'node:path';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
 import type { Clock } from '../core/clock.js';
 import type { KeyStore } from './key-store.js';
 import { keyFor } from './open-key-store.js';
 import { SealedFile, SealedFileCorruptError } from './sealed-file.js';
+import { dataPaths } from '../core/data-paths.js';
 
 /** The account's token cache could not be decrypted; the file was kept aside at `movedTo`. */
 export class TokenCacheCorruptError extends Error {
@@ -32,7 +32,7 @@ export class TokenCacheCorruptError extends Error {
 }
 
 export function tokenCachePath(dataDir: string, account: string): string {
-  return join(dataDir, 'tokens', `${account}.msal.sealed`);
+  return dataPaths(dataDir).tokenCache(account);
 }
 
 /** Name of the account's token-cache key in the key store. */

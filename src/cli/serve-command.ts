@@ -7,11 +7,11 @@
  * and TerminateProcess is a hard kill, so the host closes the relay's stdin pipe instead
  * (docs/windows-service.md).
  */
-import { join } from 'node:path';
 import { loadConfig } from '../core/config-load.js';
 import { createLogger } from '../core/logger.js';
 import { Relay } from '../daemon/relay.js';
 import { packageVersion } from './version.js';
+import { dataPaths } from '../core/data-paths.js';
 
 export interface ServeOptions {
   /** Stop gracefully when stdin ends (the service host closed its pipe). */
@@ -20,7 +20,7 @@ export interface ServeOptions {
 
 export async function serve(configFile: string, options: ServeOptions = {}): Promise<number> {
   const { config, file } = loadConfig(configFile);
-  const logger = createLogger({ level: config.log.level, logDir: config.log.file ? join(config.dataDir, 'logs') : undefined });
+  const logger = createLogger({ level: config.log.level, logDir: config.log.file ? dataPaths(config.dataDir).logs : undefined });
   logger.info({ config: file, version: packageVersion() }, 'starting');
 
   process.on('uncaughtException', (error) => {

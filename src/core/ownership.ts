@@ -8,6 +8,7 @@
  */
 import { lchown, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DATA_FOLDER_NAMES } from './data-paths.js';
 
 export class DataFolderOwner {
   private constructor(
@@ -67,4 +68,4 @@ export class DataFolderOwner {
 }
 
 /** What the sign-in and secret commands write when no daemon does it for them. */
-export const CREDENTIAL_PATHS = ['secrets', 'keys', 'tokens', 'state'] as const;
+export const CREDENTIAL_PATHS = [DATA_FOLDER_NAMES.secrets, DATA_FOLDER_NAMES.keys, DATA_FOLDER_NAMES.tokens, DATA_FOLDER_NAMES.state] as const;

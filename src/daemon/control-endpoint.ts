@@ -11,6 +11,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
+import { dataPaths } from '../core/data-paths.js';
 
 /** sun_path is 108 bytes on Linux and 104 on macOS; keep a margin. */
 const MAX_SOCKET_PATH = 100;
@@ -27,7 +28,7 @@ export class ControlEndpoint {
     readonly dataDir: string,
     readonly platform: NodeJS.Platform = process.platform,
   ) {
-    this.runDir = join(dataDir, 'run');
+    this.runDir = dataPaths(dataDir).run;
     this.keyFile = join(this.runDir, 'control.key');
     this.socketPath = join(this.runDir, 'relay.sock');
   }

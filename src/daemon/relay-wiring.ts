@@ -1,14 +1,17 @@
 /**
  * The wiring the composition root (relay.ts) uses: how the alerts, the metrics and each account's
- * upstream sender are built from the configuration and the parts already started.
+ * upstream sender, the delivery observer and the stuck-queue watch are built from the
+ * configuration and the parts already started.
  */
 import type { ClosableTokenProvider } from '../auth/index.js';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import { isHeldState } from '../core/delivery-contracts.js';
+import type { DeliveryObserver } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
+import { SignInRequiredError } from '../core/token.js';
 import { FallbackSender, GraphSender, UpstreamTransport, type DeliveryScheduler, type MessageSender } from '../delivery/index.js';
-import { AlertLedger, AlertMonitor, queueDepthRows, RelayMetrics, type OsLog } from '../health/index.js';
+import { AlertLedger, AlertMonitor, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
 import { listQueue, type Spool } from '../queue/index.js';
 import type { SignIn } from './sign-in.js';
 
@@ -94,4 +97,44 @@ export function tokenFor(tokens: ReadonlyMap<string, ClosableTokenProvider>, acc
   const provider = tokens.get(account);
   if (provider === undefined) throw new Error(`no token provider for account ${account}`);
   return provider;
+}
+
+/** Metrics (when the health endpoint is on) and a loud warning when an account is held for an administrator. */
+export function deliveryObserver(metrics: RelayMetrics | undefined, osLog: OsLog): DeliveryObserver {
+  return {
+    // Without the health endpoint there are no metrics to count into.
+    ...(metrics?.deliveryObserver() ?? { delivered: () => {}, deferred: () => {}, failed: () => {} }),
+    // A hold for an administrator is loud: besides the error line, a warning in the Windows
+    // Event Log / journal (a hold for sign-in is already raised by the sign-in alerts).
+    accountStateChanged: (change) => {
+      if (change.state === 'held-for-admin') osLog.warn(`${change.account}: delivery held (${change.state}): ${change.reason ?? change.condition ?? 'see the log'}`);
+    },
+  };
+}
+
+/** Warns, in the log and the OS log, when queued mail stops moving. */
+export function stuckQueueWatch(config: Config, parts: { logger: Logger; clock: Clock; osLog: OsLog }): StuckQueueWatch {
+  return new StuckQueueWatch({
+    clock: parts.clock,
+    list: () => listQueue(config.dataDir, 'queue'),
+    raise: (level, text) => {
+      parts.logger[level]({ kind: 'queue-stuck' }, text);
+      parts.osLog[level](text);
+    },
+  });
+}
+
+/**
+ * An app-only account without a usable client secret is held (status CRITICAL) from the start,
+ * not only once its first message fails.
+ */
+export function holdAppOnlyAccountsWithoutSecret(config: Config, tokens: ReadonlyMap<string, ClosableTokenProvider>, scheduler: DeliveryScheduler): void {
+  for (const account of config.accounts) {
+    if (account.auth.method !== 'client-credentials') continue;
+    tokenFor(tokens, account.name)
+      .getToken()
+      .catch((error: unknown) => {
+        if (error instanceof SignInRequiredError) scheduler.hold(account.name, error.message);
+      });
+  }
 }

@@ -3,32 +3,33 @@
  * Parts never see each other; this file wires the spool to inbound (sink) and to delivery (store).
  *
  * Start order: control channel first (it is the single-instance lock), then the spool (boot
- * recovery), sign-in, delivery, and the SMTP listener last, so nothing is accepted before the
- * relay can own it. Stop order is the reverse.
+ * recovery), sign-in, delivery, alerts, and the SMTP listener last, so nothing is accepted
+ * before the relay can own it. The parts are one ordered list (part-list.ts): stop, and the
+ * cleanup after a failed start, are its reverse.
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { storeClientSecret, type ClosableTokenProvider } from '../auth/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
+import { dataPaths } from '../core/data-paths.js';
 import type { Logger } from '../core/logger.js';
-import { SignInRequiredError } from '../core/token.js';
 import { DeliveryScheduler, PacingFile } from '../delivery/index.js';
-import { AlertMonitor, configFileWarnings, createOsLog, environmentWarnings, StuckQueueWatch } from '../health/index.js';
+import { configFileWarnings, createOsLog, environmentWarnings } from '../health/index.js';
 import type { StatusReport } from '../health/status-report.js';
 import { startInbound, type InboundServer } from '../inbound/index.js';
-import { listQueue, Spool } from '../queue/index.js';
+import { Spool } from '../queue/index.js';
 import { controlEndpoint } from './control-endpoint.js';
 import type { ControlEvent, ControlRequest } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import { readHealthToken } from './health-access.js';
-import { createMetrics, graphAccount, senderFor, startAlerts, tokenFor } from './relay-wiring.js';
-import { startHealthServer, type HealthServer } from './health-server.js';
+import { createMetrics, deliveryObserver, graphAccount, holdAppOnlyAccountsWithoutSecret, senderFor, startAlerts, stuckQueueWatch, tokenFor } from './relay-wiring.js';
+import { startHealthServer } from './health-server.js';
 import { statusFromLive } from './status-collector.js';
 import { QueueCommands } from './queue-commands.js';
 import { buildTokenProvider, openConfiguredKeyStore, SignIn } from './sign-in.js';
 import { buildStatus, type RelayStatus } from './relay-status.js';
+import { PartList } from './part-list.js';
 
 export interface RelayOptions {
   readonly config: Config;
@@ -43,26 +44,25 @@ export interface RelayOptions {
 
 const DEFAULT_STOP_TIMEOUT_MS = 15_000;
 
+/** What stopping the parts needs to know: how long in-flight deliveries may still take. */
+interface StopBound {
+  readonly timeoutMs: number;
+}
+
 export class Relay {
   private stopping: Promise<void> | undefined;
 
   private constructor(
     private readonly options: RelayOptions,
     private readonly parts: {
-      readonly control: ControlServer;
-      readonly spool: Spool;
       readonly signIn: SignIn;
-      readonly tokens: ReadonlyMap<string, ClosableTokenProvider>;
       readonly scheduler: DeliveryScheduler;
-      readonly monitor: AlertMonitor;
-      readonly stuck: StuckQueueWatch;
       readonly inbound: InboundServer;
-      readonly health: HealthServer | undefined;
       /** Accounts that moved from SMTP to Graph (graphFallback), with why: shown in status. */
       readonly fallbacks: ReadonlyMap<string, string>;
-      /** Token providers made for graphFallback, closed at stop. */
-      readonly graphProviders: readonly ClosableTokenProvider[];
     },
+    /** Every started part in start order; stop() runs it in reverse. */
+    private readonly running: PartList<StopBound>,
     private readonly startedAt: number,
     /** Set-up warnings said at start and in every status (src/health/standing-warnings.ts). */
     private readonly standingWarnings: readonly string[] = [],
@@ -77,18 +77,14 @@ export class Relay {
     // Owner-only: the folder holds the spool, the logs and the control socket.
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const endpoint = controlEndpoint(config.dataDir);
-    const control = await ControlServer.listen(
-      endpoint,
-      async (request, emit, signal) => {
-        if (relay === undefined) throw new Error('the relay is still starting');
-        return relay.handle(request, emit, signal);
-      },
-      logger,
-    );
-    const cleanup: Array<() => Promise<void> | void> = [() => control.close()];
+    const running = new PartList<StopBound>();
+    const handler = async (request: ControlRequest, emit: (event: ControlEvent) => void, signal: AbortSignal): Promise<unknown> => {
+      if (relay === undefined) throw new Error('the relay is still starting');
+      return relay.handle(request, emit, signal);
+    };
+    await running.start('control channel', () => ControlServer.listen(endpoint, handler, logger), { stop: (control) => control.close() });
     try {
-      const { spool, records, report } = await Spool.open(config.dataDir, { logger, clock });
-      cleanup.push(() => spool.close());
+      const { spool, records, report } = await running.start('spool', () => Spool.open(config.dataDir, { logger, clock }), { stop: ({ spool }) => spool.close() });
       // Warnings also go to the Windows Event Log, or the journal under systemd.
       const osLog = createOsLog({ onFailure: (err) => logger.warn({ err: err.message }, 'could not write a warning to the Windows event log') });
       logger.info({ queued: report.queued, removedLeftovers: report.removedLeftovers.length, quarantined: report.quarantined.length }, 'spool recovered');
@@ -102,14 +98,15 @@ export class Relay {
       const late: { scheduler?: DeliveryScheduler; signIn?: SignIn } = {};
       // Only the health endpoint serves metrics: without it prom-client is never loaded.
       const metrics = config.health.enabled ? createMetrics(config, clock, late) : undefined;
-      const signIn = await SignIn.create(config, { logger, clock, onTokenRequest: (account, outcome) => metrics?.tokenRequest(account, outcome) });
+      const signIn = await running.start('sign-in', () => SignIn.create(config, { logger, clock, onTokenRequest: (account, outcome) => metrics?.tokenRequest(account, outcome) }), {
+        stop: (part) => part.stop(),
+      });
       late.signIn = signIn;
       const tokens = signIn.providers;
-      cleanup.push(() => signIn.stop());
 
       const reportingHost = config.listen.name ?? hostname();
       // The pacing window outlives a restart (src/delivery/pacing.ts).
-      const pacing = new PacingFile(join(config.dataDir, 'delivery', 'pacing.json'));
+      const pacing = new PacingFile(dataPaths(config.dataDir).pacing);
       const fallbacks = new Map<string, string>();
       const graphProviders: ClosableTokenProvider[] = [];
       const scheduler = new DeliveryScheduler({
@@ -118,15 +115,7 @@ export class Relay {
         clock,
         logger,
         reportingHost,
-        observer: {
-          // Without the health endpoint there are no metrics to count into.
-          ...(metrics?.deliveryObserver() ?? { delivered: () => {}, deferred: () => {}, failed: () => {} }),
-          // A hold for an administrator is loud: besides the error line, a warning in the Windows
-          // Event Log / journal (a hold for sign-in is already raised by the sign-in alerts).
-          accountStateChanged: (change) => {
-            if (change.state === 'held-for-admin') osLog.warn(`${change.account}: delivery held (${change.state}): ${change.reason ?? change.condition ?? 'see the log'}`);
-          },
-        },
+        observer: deliveryObserver(metrics, osLog),
         pacing: { file: pacing, acceptedBefore: await pacing.load() },
         transportFor: (account: AccountConfig) =>
           senderFor(config, account, {
@@ -146,39 +135,26 @@ export class Relay {
           }),
       });
       late.scheduler = scheduler;
-      scheduler.start(records);
-      cleanup.push(() => scheduler.stop(0));
-      cleanup.push(() => graphProviders.forEach((provider) => provider.close()));
-      const monitor = await startAlerts(config, { logger, clock, spool, scheduler, signIn, osLog, hostname: reportingHost });
-      cleanup.push(() => monitor.stop());
-      const stuck = new StuckQueueWatch({
-        clock,
-        list: () => listQueue(config.dataDir, 'queue'),
-        raise: (level, text) => {
-          logger[level]({ kind: 'queue-stuck' }, text);
-          osLog[level](text);
-        },
+      // Delivery's bounded wait begins as the stop begins; the listener keeps answering 421 until it ends.
+      let deliveryStopped: Promise<void> = Promise.resolve();
+      await running.start('delivery', () => scheduler.start(records), {
+        quiesce: (_, { timeoutMs }) => (deliveryStopped = scheduler.stop(timeoutMs)),
+        stop: () => graphProviders.forEach((provider) => provider.close()),
       });
-      stuck.start();
-      cleanup.push(() => stuck.stop());
+      const monitor = await running.start('alerts', () => startAlerts(config, { logger, clock, spool, scheduler, signIn, osLog, hostname: reportingHost }), {
+        quiesce: (part) => part.stop(),
+      });
+      const stuckWatch = stuckQueueWatch(config, { logger, clock, osLog });
+      await running.start('stuck-queue watch', () => stuckWatch.start(), { quiesce: () => stuckWatch.stop() });
       signIn.start({
         hold: (account, reason) => scheduler.hold(account, reason),
         release: (account) => scheduler.release(account),
         // "At once on sign-in required" (and a new login clears what was due).
         alert: () => void monitor.checkNow(),
       });
-      // An app-only account without a usable client secret is held (status CRITICAL) from the
-      // start, not only once its first message fails.
-      for (const account of config.accounts) {
-        if (account.auth.method !== 'client-credentials') continue;
-        tokenFor(tokens, account.name)
-          .getToken()
-          .catch((error: unknown) => {
-            if (error instanceof SignInRequiredError) scheduler.hold(account.name, error.message);
-          });
-      }
+      holdAppOnlyAccountsWithoutSecret(config, tokens, scheduler);
 
-      const inbound = await startInbound({
+      const inbound = await running.start('SMTP listener', () => startInbound({
         listen: config.listen,
         // Local TLS certificate and local users (users.json) live in the data folder.
         dataDir: config.dataDir,
@@ -190,10 +166,17 @@ export class Relay {
           metrics?.accepted(record.account);
           scheduler.enqueue(record);
         },
+      }), {
+        // New clients hear 421 at once; the listener closes once delivery's wait is over, so a
+        // program that connects during the stop hears why instead of a refused connection.
+        quiesce: (part) => part.stopAccepting(),
+        stop: async (part) => {
+          await deliveryStopped.catch(() => undefined);
+          await part.close();
+        },
       });
-      cleanup.push(() => inbound.close());
       const health = metrics !== undefined
-        ? await startHealthServer({
+        ? await running.start('health endpoint', () => startHealthServer({
             ...config.health,
             bearerToken: readHealthToken(config.health, options.configFile ?? 'the configuration'),
             logger,
@@ -202,10 +185,10 @@ export class Relay {
               if (relay === undefined) throw new Error('the relay is still starting');
               return relay.statusReport();
             },
-          })
+          }), { stop: (part) => part.close() })
         : undefined;
 
-      relay = new Relay(options, { control, spool, signIn, tokens, scheduler, monitor, stuck, inbound, health, fallbacks, graphProviders }, startedAt, standing);
+      relay = new Relay(options, { signIn, scheduler, inbound, fallbacks }, running, startedAt, standing);
       logger.info(
         {
           smtp: `${inbound.address.host}:${inbound.address.port}`,
@@ -218,7 +201,8 @@ export class Relay {
       );
       return relay;
     } catch (error) {
-      for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
+      // Nothing was acknowledged yet: in-flight deliveries are abandoned (timeout 0) and go again next start.
+      await running.stopAll({ timeoutMs: 0 }, (part, err) => logger.warn({ part, err: String(err) }, 'could not stop a part after the failed start')).catch(() => undefined);
       throw error;
     }
   }
@@ -252,20 +236,10 @@ export class Relay {
   }
 
   private async stopParts(): Promise<void> {
-    const { inbound, scheduler, spool, tokens, control } = this.parts;
-    const timeout = this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-    this.options.logger.info('relay stopping');
-    await this.parts.health?.close();
-    inbound.stopAccepting();
-    this.parts.stuck.stop();
-    // The listener stays open (answering 421) until deliveries have finished or been abandoned,
-    // so a program that connects during the stop hears why instead of a refused connection.
-    await Promise.all([scheduler.stop(timeout).then(() => inbound.close()), this.parts.monitor.stop()]);
-    await spool.close();
-    for (const provider of this.parts.graphProviders) provider.close();
-    await this.parts.signIn.stop();
-    await control.close();
-    this.options.logger.info('relay stopped');
+    const { logger } = this.options;
+    logger.info('relay stopping');
+    await this.running.stopAll({ timeoutMs: this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS }, (part, err) => logger.error({ part, err: String(err) }, 'could not stop a part'));
+    logger.info('relay stopped');
   }
 
   private async handle(request: ControlRequest, emit: (event: ControlEvent) => void, signal: AbortSignal): Promise<unknown> {

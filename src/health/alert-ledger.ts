@@ -7,9 +7,9 @@
  * they are pruned after RETENTION_DAYS to keep the file small.
  */
 import { mkdir, readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
+import { dataPaths } from '../core/data-paths.js';
 
 /** Longer than any refresh window (90 days), so a key is never pruned while it can still match. */
 export const RETENTION_DAYS = 180;
@@ -36,7 +36,7 @@ export class AlertLedger {
 
   /** `<dataDir>/state/alerts.json` */
   static pathIn(dataDir: string): string {
-    return join(dataDir, 'state', 'alerts.json');
+    return dataPaths(dataDir).alerts;
   }
 
   /**
@@ -45,7 +45,7 @@ export class AlertLedger {
    */
   static async open(dataDir: string, clock: Clock): Promise<AlertLedger> {
     const path = AlertLedger.pathIn(dataDir);
-    await mkdir(join(dataDir, 'state'), { recursive: true, mode: PRIVATE_DIR_MODE });
+    await mkdir(dataPaths(dataDir).state, { recursive: true, mode: PRIVATE_DIR_MODE });
     let text: string;
     try {
       text = await readFile(path, 'utf8');

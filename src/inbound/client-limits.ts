@@ -10,7 +10,7 @@
  * temporary: a well-behaved client queues and retries.
  */
 import type { Clock } from '../core/clock.js';
-import { SmtpReplyError } from '../core/errors.js';
+import { inboundReply } from '../core/inbound-replies.js';
 import { isLoopbackClient, normalizeClientAddress } from './client-policy.js';
 
 export interface PerClientLimits {
@@ -46,7 +46,7 @@ export class ClientLimits {
     const client = normalizeClientAddress(address);
     const open = this.connections.get(client) ?? 0;
     if (open >= this.limits.maxConnections) {
-      throw new SmtpReplyError(421, '4.7.0', `Too many connections from ${client}, try again later`);
+      throw inboundReply('client-too-many-connections', client);
     }
     this.connections.set(client, open + 1);
   }
@@ -67,7 +67,7 @@ export class ClientLimits {
     const recent = (this.messageTimes.get(client) ?? []).filter((at) => at > now - WINDOW_MS);
     if (recent.length >= this.limits.messagesPerMinute) {
       this.messageTimes.set(client, recent);
-      throw new SmtpReplyError(451, '4.7.1', `Too many messages from ${client}, slow down`);
+      throw inboundReply('client-too-many-messages', client);
     }
     recent.push(now);
     this.messageTimes.set(client, recent);

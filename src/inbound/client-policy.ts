@@ -7,6 +7,7 @@
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { SmtpReplyError } from '../core/errors.js';
+import { inboundReply } from '../core/inbound-replies.js';
 
 export type ClientPolicy = (address: string) => boolean;
 
@@ -74,9 +75,5 @@ function addRule(list: BlockList, entry: string): void {
 
 /** The reply for a refused client (RFC 5321 3.1: 554 instead of the greeting, then close). */
 export function clientRefusal(address: string): SmtpReplyError {
-  return new SmtpReplyError(
-    554,
-    '5.7.1',
-    `${normalizeClientAddress(address)} is not allowed to use this relay; add it to listen.allowClients`,
-  );
+  return inboundReply('client-refused', normalizeClientAddress(address));
 }

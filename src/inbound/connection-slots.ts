@@ -8,7 +8,7 @@
  * Reply: RFC 5321 3.8 allows 421 in place of the greeting; RFC 3463 4.7.0 as for the per-client
  * limit (client-limits.ts). A legacy client queues and tries again.
  */
-import { SmtpReplyError } from '../core/errors.js';
+import { inboundReply } from '../core/inbound-replies.js';
 import { isLoopbackClient } from './client-policy.js';
 
 export interface SlotLimits {
@@ -33,7 +33,7 @@ export class ConnectionSlots {
     const pool = poolOf(address);
     if (this.open[pool] >= this.limits[pool]) {
       const who = pool === 'loopback' ? 'programs on this machine' : 'LAN clients';
-      throw new SmtpReplyError(421, '4.7.0', `All ${this.limits[pool]} connection slots for ${who} are in use, try again later`);
+      throw inboundReply('connection-slots-full', this.limits[pool], who);
     }
     this.open[pool] += 1;
   }

@@ -5,6 +5,7 @@
  * message starts with CRLF (no header fields at all).
  */
 import { SmtpReplyError } from '../core/errors.js';
+import { inboundReply } from '../core/inbound-replies.js';
 
 /**
  * Far above what real header blocks use (a few KiB; long Received chains stay under 64 KiB),
@@ -25,11 +26,14 @@ export function findHeaderEnd(bytes: Buffer, searchFrom = 0): number | undefined
 
 /** RFC 3463 5.6.0: other or undefined media error; the sentence says what to change. */
 export function headerBlockRefusal(reason: 'bare-cr' | 'nul' | 'too-long' | 'leading-space', limit = DEFAULT_HEADER_LIMIT): SmtpReplyError {
-  const text = {
-    'bare-cr': 'Header block contains a CR without LF; end every header line with CRLF',
-    nul: 'Header block contains a NUL byte; header fields must be text (RFC 5322 2.2)',
-    'too-long': `Header block does not end within ${limit} bytes; end the header fields with an empty line`,
-    'leading-space': 'Header block starts with white space; the first line must be a header field (RFC 5322 2.2.3)',
-  }[reason];
-  return new SmtpReplyError(550, '5.6.0', text);
+  switch (reason) {
+    case 'bare-cr':
+      return inboundReply('header-bare-cr');
+    case 'nul':
+      return inboundReply('header-nul');
+    case 'too-long':
+      return inboundReply('header-too-long', limit);
+    case 'leading-space':
+      return inboundReply('header-leading-space');
+  }
 }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { Logger } from '../core/logger.js';
 import { systemClock } from '../core/clock.js';
+import { inboundReplyLine } from '../core/inbound-replies.js';
 import { ClientLimits } from './client-limits.js';
 import { composeHeaderRewrites } from './header-rewriter.js';
 import { addReceived } from './received-header.js';
@@ -151,7 +152,8 @@ function drainThenClose(server: PromptGreetingServer): Promise<void> {
   const tell = (connection: Connection): void => {
     if (told.has(connection)) return;
     told.add(connection);
-    connection.send(421, '4.3.2 Service shutting down');
+    const { code, text } = inboundReplyLine('shutting-down');
+    connection.send(code, text);
     connection.close();
   };
   const inTransaction = (connection: Connection): boolean => Boolean(connection.session?.envelope?.mailFrom);

@@ -14,6 +14,7 @@
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 import type { Config } from '../core/config.js';
 import { SmtpReplyError } from '../core/errors.js';
+import { inboundReply } from '../core/inbound-replies.js';
 import type { Logger } from '../core/logger.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { createClientPolicy } from './client-policy.js';
@@ -50,16 +51,16 @@ type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthent
 const isLoopback = createClientPolicy([]);
 
 /** RFC 4954 section 6: 454 4.7.0 Temporary authentication failure. */
-export const temporaryFailure = (): SmtpReplyError => new SmtpReplyError(454, '4.7.0', 'Temporary authentication failure, try again later');
+export const temporaryFailure = (): SmtpReplyError => inboundReply('auth-temporary-failure');
 
 /** RFC 4954 section 6: 535 5.7.8 for a wrong user name or password. */
-export const invalidCredentials = (): SmtpReplyError => new SmtpReplyError(535, '5.7.8', 'Authentication credentials invalid');
+export const invalidCredentials = (): SmtpReplyError => inboundReply('auth-invalid');
 
 export function createAuthHook(deps: LocalAuthDependencies) {
   return function onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: AuthCallback): void {
     const client = session.remoteAddress;
     if (!session.secure && !isLoopback(client)) {
-      return callback(new SmtpReplyError(538, '5.7.11', 'Encryption required: use STARTTLS before AUTH'));
+      return callback(inboundReply('auth-encryption-required'));
     }
     const name = auth.username ?? '';
     const password = auth.password ?? '';
@@ -87,7 +88,7 @@ export function createAuthHook(deps: LocalAuthDependencies) {
           const cutOff = deps.throttle.recordFailure(client);
           deps.logger.warn({ user: name, client, failures: deps.throttle.failureCount(client) }, 'local AUTH failed');
           callback(
-            cutOff ? new SmtpReplyError(421, '4.7.0', 'Too many failed authentication attempts, closing connection') : invalidCredentials(),
+            cutOff ? inboundReply('auth-too-many-failures') : invalidCredentials(),
           );
         },
         (err: unknown) => {

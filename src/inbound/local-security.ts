@@ -4,6 +4,7 @@
  */
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import type { Clock } from '../core/clock.js';
+import { INBOUND_REPLIES } from '../core/inbound-replies.js';
 import type { Logger } from '../core/logger.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { AUTH_METHODS, createAuthHook, type UserDirectory } from './local-auth.js';
@@ -93,7 +94,7 @@ type AuthHook = (auth: SMTPServerAuthentication, session: SMTPServerSession, cal
 function rememberFailedAuth(onAuth: AuthHook, failed: WeakSet<SMTPServerSession>, anyUsers: () => Promise<boolean>): AuthHook {
   return (auth, session, callback) =>
     onAuth(auth, session, (err, response) => {
-      if ((err as { responseCode?: number } | null | undefined)?.responseCode !== 535) return callback(err, response);
+      if ((err as { responseCode?: number } | null | undefined)?.responseCode !== INBOUND_REPLIES['auth-invalid'].code) return callback(err, response);
       // Decide before the reply goes out, so that the MAIL FROM after it sees the mark.
       void anyUsers().then((exist) => {
         if (exist) failed.add(session);

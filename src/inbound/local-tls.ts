@@ -17,6 +17,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../core/config.js';
 import { PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
+import { dataPaths } from '../core/data-paths.js';
 
 export type LocalTlsConfig = Config['listen']['tls'];
 
@@ -28,7 +29,6 @@ export interface LocalTlsMaterial {
   readonly generated: boolean;
 }
 
-export const TLS_DIR = 'tls';
 export const GENERATED_CERT_FILE = 'cert.pem';
 export const GENERATED_KEY_FILE = 'key.pem';
 /** Ten years: a local self-signed certificate that expires is an outage nobody expects. */
@@ -44,7 +44,7 @@ export async function loadLocalTls(tls: LocalTlsConfig, dataDir: string, names: 
   if (tls.certFile !== undefined && tls.keyFile !== undefined) {
     return { cert: await readFile(tls.certFile, 'utf8'), key: await readFile(tls.keyFile, 'utf8'), certFile: tls.certFile, generated: false };
   }
-  const dir = join(dataDir, TLS_DIR);
+  const dir = dataPaths(dataDir).tls;
   const certFile = join(dir, GENERATED_CERT_FILE);
   const keyFile = join(dir, GENERATED_KEY_FILE);
   try {

@@ -12,7 +12,7 @@
  * (scrypt-threads.ts); identical logins arriving together share one check.
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { PRIVATE_DIR_MODE, writeFileDurable } from '../core/durable-fs.js';
 import { restrictSecretFile } from '../core/windows-file-acl.js';
@@ -21,6 +21,7 @@ import { CredentialCache } from './credential-cache.js';
 import { KdfAbortedError, KdfQueue } from './kdf-queue.js';
 import { hashPassword, UNKNOWN_USER_HASH, verifyPassword, type Derive } from './password-hash.js';
 import { ScryptThreads } from './scrypt-threads.js';
+import { dataPaths } from '../core/data-paths.js';
 
 /**
  * One scrypt at a time: it holds 32 MiB and a core for ~100 ms, and the other core stays with
@@ -29,10 +30,8 @@ import { ScryptThreads } from './scrypt-threads.js';
 export const KDF_CONCURRENCY = 1;
 export const MAX_KDF_WAITING = 16;
 
-export const USERS_FILE_NAME = 'users.json';
-
 export function usersFilePath(dataDir: string): string {
-  return join(dataDir, USERS_FILE_NAME);
+  return dataPaths(dataDir).users;
 }
 
 const storedUserSchema = z.strictObject({

@@ -7,6 +7,7 @@ import { finished } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { AccountConfig } from '../core/config.js';
 import { SmtpReplyError } from '../core/errors.js';
+import { inboundReply, inboundReplyCausedBy } from '../core/inbound-replies.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { composeHeaderRewrites, HeaderRewriter, type HeaderRewrite } from './header-rewriter.js';
@@ -28,7 +29,7 @@ export interface IntakeDependencies {
 
 /** RFC 1870 6.1 and RFC 3463 5.3.4: message too big for system. */
 export function messageTooBig(maxMessageBytes: number): SmtpReplyError {
-  return new SmtpReplyError(552, '5.3.4', `Message exceeds the maximum size of ${maxMessageBytes} bytes`);
+  return inboundReply('message-too-big', maxMessageBytes);
 }
 
 /**
@@ -152,11 +153,11 @@ function streamEnded(stream: SMTPServerDataStream): Promise<void> {
 
 /** Nobody reads this reply; it only ends the transaction (RFC 5321 4.1.1.4). */
 function clientDisconnected(cause: Error): SmtpReplyError {
-  return new SmtpReplyError(451, '4.4.2', 'Connection lost before the end of the message', { cause });
+  return inboundReplyCausedBy(cause, 'transfer-interrupted');
 }
 
 function asStorageError(err: unknown, logger: Logger): SmtpReplyError {
   if (err instanceof SmtpReplyError) return err;
   logger.error({ err }, 'could not store a message');
-  return new SmtpReplyError(451, '4.3.0', 'Local error while storing the message; try again later', { cause: err });
+  return inboundReplyCausedBy(err, 'store-failed');
 }

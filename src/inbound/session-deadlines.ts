@@ -15,6 +15,7 @@
  * method handler_DATA calls), on every parser of the connection (parser-hooks.ts).
  */
 import type { Clock } from '../core/clock.js';
+import { inboundReplyLine } from '../core/inbound-replies.js';
 import { onEveryParser, type Connection } from './parser-hooks.js';
 
 export interface DeadlineLimits {
@@ -25,16 +26,16 @@ export interface DeadlineLimits {
 export function enforceDeadlines(connection: Connection, limits: DeadlineLimits, clock: Clock): void {
   let dataStream: { destroy(err?: Error): void; listenerCount(event: string): number } | undefined;
   let cancelData = (): void => undefined;
-  const expire = (text: string): void => {
+  const expire = (reply: { code: number; text: string }): void => {
     if (connection._closing || connection._closed) return;
-    connection.send(421, `4.4.2 ${text}; closing the connection`);
+    connection.send(reply.code, reply.text);
     connection.close();
     // The intake sees the stream end in error and discards the draft (message-intake.ts).
     const stream = dataStream;
     dataStream = undefined;
-    stream?.destroy(stream.listenerCount('error') > 0 ? new Error(text) : undefined);
+    stream?.destroy(stream.listenerCount('error') > 0 ? new Error(reply.text) : undefined);
   };
-  const cancelSession = clock.setTimer(limits.sessionSeconds * 1000, () => expire(`Session open longer than ${limits.sessionSeconds} s`));
+  const cancelSession = clock.setTimer(limits.sessionSeconds * 1000, () => expire(inboundReplyLine('session-deadline', limits.sessionSeconds)));
 
   onEveryParser(connection, (parser) => {
     const startDataMode = parser.startDataMode;
@@ -42,7 +43,7 @@ export function enforceDeadlines(connection: Connection, limits: DeadlineLimits,
       const stream = startDataMode.apply(this, args);
       cancelData();
       dataStream = stream;
-      cancelData = clock.setTimer(limits.dataSeconds * 1000, () => expire(`Message not complete within ${limits.dataSeconds} s of DATA`));
+      cancelData = clock.setTimer(limits.dataSeconds * 1000, () => expire(inboundReplyLine('data-deadline', limits.dataSeconds)));
       stream.once('end', () => {
         cancelData();
         dataStream = undefined;

@@ -5,7 +5,7 @@
  * status code of RFC 3463).
  */
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
-import { SmtpReplyError } from '../core/errors.js';
+import { inboundReply } from '../core/inbound-replies.js';
 import type { ClientLimits } from './client-limits.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import { clientRefusal, type ClientPolicy } from './client-policy.js';
@@ -41,7 +41,7 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
   return {
     onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
       // RFC 5321 3.8: a server going down answers 421 and closes.
-      if (!deps.isAccepting()) return callback(new SmtpReplyError(421, '4.3.2', 'Service shutting down, try again later'));
+      if (!deps.isAccepting()) return callback(inboundReply('shutting-down'));
       if (!deps.clientPolicy(session.remoteAddress)) {
         deps.logger.warn({ client: session.remoteAddress }, 'refused a client outside listen.allowClients');
         return callback(clientRefusal(session.remoteAddress));
@@ -92,7 +92,7 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
       // RFC 5321 4.5.3.1.10: 452 for too many recipients, the client sends the rest in
       // another transaction. Ours, not smtp-server's maxRecipients, to get our reply text.
       if (!repeated && recipients.length >= deps.maxRecipients) {
-        return callback(new SmtpReplyError(452, '4.5.3', 'Too many recipients'));
+        return callback(inboundReply('too-many-recipients'));
       }
       callback();
     },
@@ -106,7 +106,7 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
       if (sender === undefined) {
         // smtp-server only starts DATA after an accepted MAIL FROM; this is a bug if seen.
         stream.resume();
-        return callback(new SmtpReplyError(451, '4.3.0', 'Local error: no sender account for this transaction'));
+        return callback(inboundReply('no-sender-account'));
       }
       receiveMessage(stream, session, sender.account, deps, sender).then(
         (reply) => callback(null, reply),

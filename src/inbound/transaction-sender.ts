@@ -12,7 +12,7 @@
  */
 import type { SMTPServerSession } from 'smtp-server';
 import type { AccountConfig } from '../core/config.js';
-import { SmtpReplyError } from '../core/errors.js';
+import { inboundReply } from '../core/inbound-replies.js';
 import { asciiLowerCase } from './ascii-case.js';
 import { localUserOf, sessionUser, type AuthMode } from './local-auth.js';
 import { accountForEnvelopeSender, allowedSenders, type SenderIndex } from './sender-policy.js';
@@ -40,22 +40,22 @@ export type SenderPlanner = (mailFrom: string, session: SMTPServerSession) => Tr
 export function createSenderPlanner(deps: SenderPlannerDependencies): SenderPlanner {
   return (mailFrom, session) => {
     if (deps.authMode === 'required' && sessionUser(session) === undefined) {
-      throw new SmtpReplyError(530, '5.7.0', 'Authentication required');
+      throw inboundReply('auth-required');
     }
     // 'optional' means "AUTH or no AUTH", not "a wrong password is as good as none" (RFC 4954 6).
     if (sessionUser(session) === undefined && deps.authFailed?.(session) === true) {
-      throw new SmtpReplyError(530, '5.7.0', 'Authentication failed in this session: no mail is taken until AUTH succeeds; check the user name and password');
+      throw inboundReply('auth-failed-in-session');
     }
     const user = localUserOf(session);
     if (user !== undefined) {
       const account = deps.accounts.find((candidate) => candidate.name === user.account);
       if (account === undefined) {
-        throw new SmtpReplyError(550, '5.7.1', `User ${user.name} belongs to account "${user.account}", which is not configured`);
+        throw inboundReply('user-account-missing', user.name, user.account);
       }
       if (user.rewriteSender) return rewritten(account, mailFrom);
       const allowed = userSenders(account, user.sendAs);
       if (!allowed.includes(asciiLowerCase(mailFrom))) {
-        throw new SmtpReplyError(550, '5.7.1', `Sender <${mailFrom}> is not allowed for user ${user.name}`);
+        throw inboundReply('user-sender-refused', mailFrom, user.name);
       }
       return { account, allowedFrom: allowed };
     }

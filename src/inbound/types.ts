@@ -6,21 +6,10 @@ import type { Readable } from 'node:stream';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import type { NewRecordFields, QueueRecord } from '../core/queue-record.js';
+import type { QueueRecord } from '../core/queue-record.js';
+import type { SpooledDraft } from '../core/spool-contracts.js';
 
-export type { NewRecordFields } from '../core/queue-record.js';
-
-/**
- * A message whose bytes are on disk but not yet queued: nothing is acknowledged until
- * `commit` resolves. After a failed `commit`, `discard` is still called and must be safe.
- */
-export interface SpooledDraft {
-  readonly id: string;
-  /** Bytes written, i.e. the size of the .eml. */
-  readonly size: number;
-  commit(fields: NewRecordFields): Promise<QueueRecord>;
-  discard(): Promise<void>;
-}
+export type { NewRecordFields, SpooledDraft } from '../core/spool-contracts.js';
 
 export interface MessageSink {
   /**

@@ -5,7 +5,7 @@
  * the CLI on the spool did it.
  */
 import { appendFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dataPaths } from '../core/data-paths.js';
 
 export interface AuditEntry {
   readonly at: string;
@@ -18,7 +18,7 @@ export interface AuditEntry {
 }
 
 export function auditLogPath(dataDir: string): string {
-  return join(dataDir, 'audit.log');
+  return dataPaths(dataDir).audit;
 }
 
 export async function appendAudit(dataDir: string, entry: AuditEntry): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import { chmod, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dataPaths } from '../core/data-paths.js';
 
 export interface SpoolFolders {
   readonly root: string;
@@ -20,7 +21,7 @@ export interface SpoolFolders {
 const PRIVATE_DIR_MODE = 0o700;
 
 export function spoolFolders(dataDir: string): SpoolFolders {
-  const root = join(dataDir, 'spool');
+  const root = dataPaths(dataDir).spool;
   return {
     root,
     tmp: join(root, 'tmp'),

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
+import type { SpooledDraft } from '../core/spool-contracts.js';
 import { DirectorySync } from './directory-sync.js';
 import { moveDurable, writeFileSynced } from './durable-fs.js';
 import { writeMessageFile, MessageSourceError, type MessageSource, type WrittenMessage } from './message-file.js';
@@ -22,23 +23,8 @@ import { recoverSpool, type RecoveryReport } from './recovery.js';
 import { spoolClosed, storeFailed, transferInterrupted } from './spool-errors.js';
 import { assertWritable, createSpoolFolders, emlName, jsonName, spoolFolders, type SpoolFolders } from './spool-folders.js';
 
-export type { NewRecordFields } from './new-record.js';
+export type { NewRecordFields, SpooledDraft } from '../core/spool-contracts.js';
 export type { RecoveryReport } from './recovery.js';
-
-/** A received message in tmp/, not yet acknowledged. */
-export interface SpooledDraft {
-  readonly id: string;
-  /** Bytes written. */
-  readonly size: number;
-  /**
-   * Writes the record, moves .eml then .json into queue/ and fsyncs queue/.
-   * Returns the record: attempts 0, nextAttemptAt = now, every recipient pending.
-   * On failure nothing stays behind and it rejects with a 451 `SmtpReplyError`.
-   */
-  commit(fields: NewRecordFields): Promise<QueueRecord>;
-  /** Removes what was written in tmp/. */
-  discard(): Promise<void>;
-}
 
 export interface SpoolOptions {
   logger: Logger;

@@ -12,6 +12,7 @@ import type { CommandResult, CommandRunner, FileWriter } from './command-runner.
 import { renderTemplate, xmlEscape } from './render-template.js';
 import type { ServiceManager, ServicePlan } from './service-manager.js';
 import { readTemplate } from './templates.js';
+import { DATA_FOLDER_NAMES } from '../core/data-paths.js';
 
 export const LAUNCHD_LABEL = 'com.smtp-oauth-relay';
 
@@ -33,7 +34,7 @@ export function renderLaunchdPlist(plan: ServicePlan, layout: LaunchdLayout): st
   const userName = layout.system ? `  <key>UserName</key>\n  <string>${xmlEscape(plan.account)}</string>\n` : '';
   return renderTemplate(
     readTemplate('launchd/com.smtp-oauth-relay.plist'),
-    { NODE: plan.node, CLI: plan.cli, CONFIG: plan.config, DATA_DIR: plan.dataDir, LOG_DIR: posix.join(plan.dataDir, 'logs') },
+    { NODE: plan.node, CLI: plan.cli, CONFIG: plan.config, DATA_DIR: plan.dataDir, LOG_DIR: posix.join(plan.dataDir, DATA_FOLDER_NAMES.logs) },
     xmlEscape,
     { USER_NAME: userName },
   );
@@ -60,7 +61,7 @@ export class LaunchdManager implements ServiceManager {
 
   async install(plan: ServicePlan): Promise<void> {
     const plist = renderLaunchdPlist(plan, this.layout);
-    await this.files.makeDirectory(posix.join(plan.dataDir, 'logs'), 0o700);
+    await this.files.makeDirectory(posix.join(plan.dataDir, DATA_FOLDER_NAMES.logs), 0o700);
     if (this.layout.system) {
       // The daemon's user owns its data folder; launchd refuses a daemon plist others can write.
       await mustRun(this.runner, 'chown', ['-R', plan.account, plan.dataDir]);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SmtpReplyError } from '../../src/core/errors.js';
+import { inboundReplyCausedBy } from '../../src/core/inbound-replies.js';
 import { QUEUE_RECORD_VERSION, type QueueRecord } from '../../src/core/queue-record.js';
 import type { MessageSink, NewRecordFields, SpooledDraft } from '../../src/inbound/types.js';
 import { withoutReceived } from './trace-field.js';
@@ -38,7 +39,7 @@ export class FileSink implements MessageSink {
       await rm(tmpPath, { force: true });
       this.record('rejected');
       if (err instanceof SmtpReplyError) throw err;
-      throw new SmtpReplyError(451, '4.3.0', 'Could not write the message to disk', { cause: err });
+      throw inboundReplyCausedBy(err, 'store-failed');
     }
     this.record('resolved');
     const { size } = await stat(tmpPath);

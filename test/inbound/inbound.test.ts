@@ -132,7 +132,7 @@ describe('inbound SMTP, session', () => {
     await wire.expect(wire.reply(), 220);
     await wire.expect(wire.command('EHLO client.example'), 250);
     const closing = h.server.close();
-    expect((await wire.reply()).last).toBe('421 4.3.2 Service shutting down');
+    expect((await wire.reply()).last).toBe('421 4.3.2 Service shutting down, try again later');
     await closing;
     await wire.closed;
   });
@@ -264,7 +264,7 @@ describe('inbound SMTP, messages', () => {
     const wire = await h.wire();
     await wire.startData('sage@contoso.com', ['a@example.com']);
     wire.write(dataPayload(`From: sage@contoso.com\r\n\r\n${'x'.repeat(70_000)}\r\n`));
-    expect((await wire.reply()).last).toBe('451 4.3.0 Could not write the message to disk');
+    expect((await wire.reply()).last).toBe('451 4.3.0 Could not store the message, try again later');
     expect(await h.sink.files('queue')).toEqual([]);
     expect(await h.sink.files('tmp')).toEqual([]);
 
