@@ -1,6 +1,6 @@
 /** The `listen` section: where and how the relay accepts mail from legacy programs. */
 import { z } from 'zod';
-import { clientAddress, MEBIBYTE, port } from './config-fields.js';
+import { clientAddress, MEBIBYTE } from './config-fields.js';
 
 export const listenSchema = z
   .strictObject({

@@ -32,13 +32,6 @@ async function sendValid(wire: SmtpWire, subject: string): Promise<string> {
   return reply.last;
 }
 
-async function openSession(port: number): Promise<SmtpWire> {
-  const wire = await SmtpWire.open(port);
-  await wire.expect(wire.reply(), 220);
-  await wire.expect(wire.command('EHLO client.example'), 250);
-  return wire;
-}
-
 describe('malformed SMTP against the running relay', () => {
   let dir: string;
   let tenant: MockTenant;

@@ -27,7 +27,7 @@ import { ManualClock } from '../support/manual-clock.js';
 import { RelayProcess } from '../support/relay-process.js';
 import { SmtpWire } from '../support/smtp-wire.js';
 import { FaultFixture, RECIPIENT } from './fault-fixture.js';
-import { pick, prng, type Random } from '../support/seeded-random.js';
+import { pick, prng } from '../support/seeded-random.js';
 
 const SEED = Number(process.env.HEADER_FUZZ_SEED ?? Date.now() % 2 ** 31);
 const COUNT = Number(process.env.HEADER_FUZZ_COUNT ?? 12_000);

@@ -11,7 +11,7 @@ import { requestControl } from '../../src/daemon/control-client.js';
 import { controlEndpoint } from '../../src/daemon/control-endpoint.js';
 import { RELAY_CLI, RelayProcess } from '../support/relay-process.js';
 import { runProcess, type ProcessResult } from '../support/run-process.js';
-import { FaultFixture, LegacyClient, RECIPIENT } from './fault-fixture.js';
+import { FaultFixture, LegacyClient } from './fault-fixture.js';
 
 /** The account of the mock tenant, with no secret in the configuration. */
 const accountWithoutSecret = {

@@ -4,7 +4,6 @@ import { createLogger } from '../../src/core/logger.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { receivedField } from './trace-field.js';
 import { startHarness, type Harness } from './harness.js';
-import { SmtpWire } from '../support/smtp-wire.js';
 
 let harness: Harness | undefined;
 
