@@ -65,7 +65,7 @@ export async function signInThroughLoopback(options: LoopbackSignInOptions): Pro
       codeChallengeMethod: 'S256',
       state,
     });
-    await Promise.race([Promise.resolve(options.showUrl(url)), cancelled.promise]);
+    await Promise.race([Promise.resolve().then(() => options.showUrl(url)), cancelled.promise]);
     const fields = await Promise.race([listener.response, cancelled.promise]);
     // A redirect and a cancel in the same turn: the cancel wins, the code is not redeemed.
     if (options.signal?.aborted === true) throw new SignInCancelledError();
