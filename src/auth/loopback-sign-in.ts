@@ -147,6 +147,8 @@ class LoopbackListener {
     if (req.method !== 'POST' || req.headers['content-type']?.split(';')[0]?.trim() !== 'application/x-www-form-urlencoded') {
       return void res.writeHead(405).end();
     }
+    // The redirect URI is the root; a POST elsewhere is not the authorization response.
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/') return void res.writeHead(404).end();
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => {

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createTokenCachePlugin, FileKeyStore, LoginFailedError, SignInCancelledError, type LoginPrompt } from '../../src/auth/index.js';
 import { conditionById, fixFor } from '../../src/core/conditions/index.js';
 import { createLogger } from '../../src/core/logger.js';
-import { completeBrowserSignIn, startMockTenant, type MockTenant } from '../mock-tenant/index.js';
+import { completeBrowserSignIn, MOCK_MAILBOX, startMockTenant, type MockTenant } from '../mock-tenant/index.js';
 import { entraError } from '../mock-tenant/entra-error-body.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { browserStandIn, delegatedProvider, type ProviderHandle } from './delegated-fixture.js';
@@ -109,6 +109,29 @@ describe('a cancelled login', () => {
     await expect(attempt).rejects.toBeInstanceOf(SignInCancelledError);
     expect(await cachedUsers()).toEqual([]);
     expect(logLines.some((line) => String(line.msg).startsWith('sign-in cancelled'))).toBe(true);
+  });
+});
+
+describe('the loopback listener', () => {
+  it('ignores a callback with another state (400), and the real redirect then signs in', async () => {
+    const { provider } = open();
+    const forged: number[] = [];
+    const result = await provider.login({
+      mode: 'browser',
+      onPrompt: async (prompt) => {
+        if (prompt.kind !== 'browser') throw new Error('expected a browser prompt');
+        const redirectUri = new URL(prompt.url).searchParams.get('redirect_uri') ?? '';
+        const answer = await fetch(redirectUri.replace('localhost', '127.0.0.1'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ code: 'code.forged', state: 'not-the-state' }).toString(),
+        });
+        forged.push(answer.status);
+        await completeBrowserSignIn(prompt.url, { caPem: tenant.caPem });
+      },
+    });
+    expect(forged).toEqual([400]);
+    expect(result.signedInAs).toBe(MOCK_MAILBOX);
   });
 });
 
