@@ -14,15 +14,15 @@ export type LoginPrompt =
   | { readonly kind: 'device-code'; readonly userCode: string; readonly verificationUri: string; readonly message: string };
 
 export interface LoginOptions {
-  /** 'browser': authorization code with PKCE (MSAL runs the loopback redirect on 127.0.0.1); 'device-code': RFC 8628. */
+  /** 'browser': authorization code with PKCE, redirected to a loopback listener on 127.0.0.1 (loopback-sign-in.ts); 'device-code': RFC 8628. */
   readonly mode: 'browser' | 'device-code';
   /**
    * Shows the prompt: opens a browser or prints the URL (browser), or prints the code and the
-   * address (device code). For 'browser', resolve once the URL is handed over: MSAL waits for
-   * the redirect after that.
+   * address (device code). For 'browser', resolve once the URL is handed over: the listener
+   * waits for the redirect after that.
    */
   readonly onPrompt: (prompt: LoginPrompt) => Promise<void> | void;
-  /** Gives up waiting for the person (e.g. Ctrl+C, or the control client went away). */
+  /** Gives up waiting for the person (Ctrl+C, or the control client went away): the listener closes, nothing is redeemed. */
   readonly signal?: AbortSignal;
 }
 
@@ -52,7 +52,7 @@ export interface DelegatedTokenProviderOptions {
   readonly onSignInRequired?: (account: string, failure: RefreshFailure) => void;
   /** Told after each request to the identity provider (metrics: refreshes and failures). */
   readonly onTokenRequest?: TokenRequestObserver;
-  /** The pages MSAL's loopback server shows in the browser after the redirect. */
+  /** The pages the loopback listener shows in the browser after the redirect. */
   readonly successTemplate?: string;
   readonly errorTemplate?: string;
 }
