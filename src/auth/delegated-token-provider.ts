@@ -12,76 +12,25 @@
  * provider again, until someone signs in. Tokens are never deleted because a refresh failed.
  */
 import { readFileSync } from 'node:fs';
-import {
-  AuthError,
-  PublicClientApplication,
-  type AccountInfo,
-  type AuthenticationResult,
-  type DeviceCodeRequest,
-  type ICachePlugin,
-} from '@azure/msal-node';
+import { AuthError, PublicClientApplication, type AccountInfo, type AuthenticationResult } from '@azure/msal-node';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, Config, DelegatedAuth } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { predictedRefreshExpiry, type RefreshFailure, type SignInState } from '../core/sign-in-state.js';
 import { SignInRequiredError, type AccessToken } from '../core/token.js';
 import type { ClosableTokenProvider } from './create-token-provider.js';
+import { signInWithDeviceCode } from './device-code-sign-in.js';
 import { classifyErrorBody, classifyTokenError } from './entra-errors.js';
 import { HttpsNetworkClient } from './https-network-client.js';
+import { loginFailure } from './login-failure.js';
+import { SignInCancelledError, signInThroughLoopback } from './loopback-sign-in.js';
 import { msalAuthority, msalSystemOptions } from './msal-options.js';
-import { readSignInState, readSignInStateSync, SignInStateCorruptError, writeSignInState } from './sign-in-state-store.js';
+import { describe, SignInRecord } from './sign-in-record.js';
 import { TokenCacheCorruptError } from './token-cache-plugin.js';
-import type { TokenRequestObserver } from './token-request-observer.js';
+import type { DelegatedTokenProviderOptions, LoginOptions, LoginResult } from './delegated-types.js';
 import { TokenReuse } from './token-reuse.js';
 
-/** What the person signing in must be shown: a URL to open, or a code to enter. */
-export type LoginPrompt =
-  | { readonly kind: 'browser'; readonly url: string }
-  | { readonly kind: 'device-code'; readonly userCode: string; readonly verificationUri: string; readonly message: string };
-
-export interface LoginOptions {
-  /** 'browser': authorization code with PKCE (MSAL runs the loopback redirect on 127.0.0.1); 'device-code': RFC 8628. */
-  readonly mode: 'browser' | 'device-code';
-  /**
-   * Shows the prompt: opens a browser or prints the URL (browser), or prints the code and the
-   * address (device code). For 'browser', resolve once the URL is handed over: MSAL waits for
-   * the redirect after that.
-   */
-  readonly onPrompt: (prompt: LoginPrompt) => Promise<void> | void;
-  /** Gives up waiting for the person (e.g. Ctrl+C, or the control client went away). */
-  readonly signal?: AbortSignal;
-}
-
-export interface LoginResult {
-  readonly account: string;
-  /** The user who signed in (preferred_username). */
-  readonly signedInAs: string;
-  /** Whether that user is the account's mailbox (case-insensitive). */
-  readonly mailboxMatches: boolean;
-  /** When the sign-in lapses unless the relay refreshes it before (ISO 8601). */
-  readonly refreshTokenExpiresAt: string;
-  /** One sentence for the person who signed in: who they are and whether that can send as the mailbox. */
-  readonly message: string;
-}
-
-export interface DelegatedTokenProviderOptions {
-  readonly logger: Logger;
-  readonly clock: Clock;
-  /** Where the sign-in state is recorded (`<dataDir>/state/sign-in/<account>.json`). */
-  readonly dataDir: string;
-  /** MSAL's persistence: the account's sealed cache file (`createTokenCachePlugin`). */
-  readonly cachePlugin: ICachePlugin;
-  /**
-   * Called once each time the account goes from working to "sign-in required" (not for the
-   * local refusals that follow): the daemon holds the account's queue and raises the alert.
-   */
-  readonly onSignInRequired?: (account: string, failure: RefreshFailure) => void;
-  /** Told after each request to the identity provider (metrics: refreshes and failures). */
-  readonly onTokenRequest?: TokenRequestObserver;
-  /** The pages MSAL's loopback server shows in the browser after the redirect. */
-  readonly successTemplate?: string;
-  readonly errorTemplate?: string;
-}
+export type { DelegatedTokenProviderOptions, LoginOptions, LoginPrompt, LoginResult } from './delegated-types.js';
 
 const SUCCESS_PAGE = 'Signed in to smtp-oauth-relay. You may close this window.';
 const ERROR_PAGE = 'The sign-in for smtp-oauth-relay failed. Return to the command window for the reason.';
@@ -94,12 +43,11 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
   private readonly network: HttpsNetworkClient;
   private readonly logger: Logger;
   private readonly clock: Clock;
-  private readonly dataDir: string;
   private readonly options: DelegatedTokenProviderOptions;
   private readonly reuse: TokenReuse;
-  private current: SignInState;
-  /** State writes in order, so the file never goes back to an older state. */
-  private writes: Promise<void> = Promise.resolve();
+  private readonly signIn: SignInRecord;
+  /** What a failed login's fix names: the app registration and the authority. */
+  private readonly fixContext: { clientId: string; tenantId: string; authority: string };
   /** Entra's last error body; MSAL drops it when discovery fails. */
   private lastErrorBody: unknown;
 
@@ -109,9 +57,9 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     this.scopes = [...account.auth.scopes];
     this.logger = options.logger.child({ account: account.name, auth: 'delegated' });
     this.clock = options.clock;
-    this.dataDir = options.dataDir;
     this.options = options;
-    this.current = this.loadState(account);
+    this.signIn = new SignInRecord(options.dataDir, account, this.logger);
+    this.fixContext = { clientId: account.auth.clientId, tenantId: account.auth.tenantId, authority: identity.authorityHost };
     // A silent request may be answered from MSAL's cache: a forced one must make its own.
     this.reuse = new TokenReuse({ clock: options.clock, acquire: (force) => this.acquire(force), everyRequestIsFresh: false });
     this.network = new HttpsNetworkClient({
@@ -129,7 +77,7 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
 
   /** What is recorded about this account's sign-in (never a token). */
   state(): SignInState {
-    return this.current;
+    return this.signIn.current;
   }
 
   getToken(options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
@@ -140,7 +88,7 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
   async login(options: LoginOptions): Promise<LoginResult> {
     options.signal?.throwIfAborted();
     const startedAt = this.clock.now();
-    const result = options.mode === 'browser' ? await this.loginInBrowser(options) : await this.loginWithDeviceCode(options);
+    const result = await this.signInPerson(options);
     const signedIn = result?.account ?? null;
     if (result === null || signedIn === null || result.accessToken === '') {
       throw new Error(`Account "${this.accountName}": the identity provider answered the sign-in without an account or a token`);
@@ -152,7 +100,7 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     const now = this.clock.now();
     const refreshTokenExpiresAt = iso(predictedRefreshExpiry(now));
     this.reuse.clear();
-    await this.record({
+    await this.signIn.record({
       version: 1,
       account: this.accountName,
       method: 'delegated',
@@ -178,7 +126,7 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     const cache = this.app.getTokenCache();
     for (const account of await cache.getAllAccounts()) await cache.removeAccount(account);
     this.reuse.clear();
-    await this.record({ version: 1, account: this.accountName, method: 'delegated', status: 'never-signed-in' });
+    await this.signIn.record({ version: 1, account: this.accountName, method: 'delegated', status: 'never-signed-in' });
     this.logger.info('signed out');
   }
 
@@ -188,8 +136,8 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
   }
 
   private async acquire(forceRefresh: boolean): Promise<AccessToken> {
-    if (this.current.status !== 'ok') await this.rereadState();
-    if (this.current.status !== 'ok') throw this.refusedLocally();
+    if (this.signIn.current.status !== 'ok') await this.signIn.reread();
+    if (this.signIn.current.status !== 'ok') throw this.refusedLocally();
     this.lastErrorBody = undefined;
     const startedAt = this.clock.now();
     let result: AuthenticationResult;
@@ -198,7 +146,7 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
       if (account === undefined) {
         throw await this.signInRequired({
           error: 'no_tokens_found',
-          message: `Account "${this.accountName}": the token cache holds no sign-in${this.current.signedInAs === undefined ? '' : ` for ${this.current.signedInAs}`}; sign in again.`,
+          message: `Account "${this.accountName}": the token cache holds no sign-in${this.signIn.current.signedInAs === undefined ? '' : ` for ${this.signIn.current.signedInAs}`}; sign in again.`,
         });
       }
       result = await this.app.acquireTokenSilent({ account, scopes: this.scopes, forceRefresh });
@@ -214,8 +162,8 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     // Entra answered with a new one (it rotates on every use): the 90-day window starts again.
     const redeemed = !result.fromCache;
     if (redeemed) this.options.onTokenRequest?.(this.accountName, { ok: true });
-    await this.record({
-      ...this.current,
+    await this.signIn.record({
+      ...this.signIn.current,
       accessTokenExpiresAt: iso(token.expiresAt),
       lastRefreshAt: iso(now),
       lastRefreshError: undefined,
@@ -228,7 +176,7 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
   /** The MSAL account of the user who signed in for this relay account. */
   private async cachedAccount(): Promise<AccountInfo | undefined> {
     const accounts = await this.app.getTokenCache().getAllAccounts();
-    const wanted = this.current.signedInAs?.toLowerCase();
+    const wanted = this.signIn.current.signedInAs?.toLowerCase();
     // The state file was lost or unreadable: one cached account is unambiguous.
     if (wanted === undefined) return accounts.length === 1 ? accounts[0] : undefined;
     return accounts.find((account) => account.username.toLowerCase() === wanted);
@@ -259,23 +207,23 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
       message: `Account "${this.accountName}": the identity provider could not be reached or failed (${describe(final)}); retrying later.`,
     };
     this.logger.warn({ err: describe(final) }, 'token request failed; will retry');
-    await this.record({ ...this.current, lastRefreshError: failure });
+    await this.signIn.record({ ...this.signIn.current, lastRefreshError: failure });
     return final;
   }
 
   /** Puts the account in "sign-in required" and tells the daemon once; returns the error to throw. */
   private async signInRequired(fields: Omit<RefreshFailure, 'at'>, cause?: Error): Promise<SignInRequiredError> {
     const failure: RefreshFailure = { at: iso(this.clock.now()), ...fields };
-    const wasOk = this.current.status === 'ok';
+    const wasOk = this.signIn.current.status === 'ok';
     this.reuse.clear();
-    await this.record({ ...this.current, status: 'sign-in-required', lastRefreshError: failure });
+    await this.signIn.record({ ...this.signIn.current, status: 'sign-in-required', lastRefreshError: failure });
     this.logger.error({ error: failure.error, aadsts: failure.aadsts }, failure.message);
     if (wasOk) this.options.onSignInRequired?.(this.accountName, failure);
     return cause instanceof SignInRequiredError ? cause : new SignInRequiredError(failure.message, failure.aadsts, { cause });
   }
 
   private refusedLocally(): SignInRequiredError {
-    const { status, lastRefreshError } = this.current;
+    const { status, lastRefreshError } = this.signIn.current;
     const why =
       status === 'never-signed-in'
         ? 'nobody has signed in yet'
@@ -286,38 +234,31 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     );
   }
 
-  private async loginInBrowser(options: LoginOptions): Promise<AuthenticationResult> {
-    const attempt = this.app.acquireTokenInteractive({
-      scopes: this.scopes,
-      // PKCE (S256) and the loopback redirect on 127.0.0.1 are MSAL's; the caller shows the URL.
-      openBrowser: async (url) => {
-        await options.onPrompt({ kind: 'browser', url });
-      },
-      successTemplate: this.options.successTemplate ?? SUCCESS_PAGE,
-      errorTemplate: this.options.errorTemplate ?? ERROR_PAGE,
-    });
-    // MSAL offers no way to stop its loopback listener: an abort stops waiting for it.
-    return options.signal === undefined ? attempt : raceAbort(attempt, options.signal);
-  }
-
-  private async loginWithDeviceCode(options: LoginOptions): Promise<AuthenticationResult | null> {
-    const request: DeviceCodeRequest = {
-      scopes: this.scopes,
-      deviceCodeCallback: (response) => {
-        void Promise.resolve(
-          options.onPrompt({ kind: 'device-code', userCode: response.userCode, verificationUri: response.verificationUri, message: response.message }),
-        ).catch((error: unknown) => this.logger.warn({ err: describe(error) }, 'showing the device code failed'));
-      },
-    };
-    // MSAL checks `cancel` between polls and then ends with device_code_polling_cancelled.
-    const cancel = (): void => {
-      request.cancel = true;
-    };
-    options.signal?.addEventListener('abort', cancel, { once: true });
+  /**
+   * Runs the chosen flow. A cancel is logged where it happens (the listener closes, polling
+   * stops); a refusal becomes the catalogue's meaning and fix, logged without any token.
+   */
+  private async signInPerson(options: LoginOptions): Promise<AuthenticationResult | null> {
+    const common = { app: this.app, scopes: this.scopes, signal: options.signal, logger: this.logger };
+    this.network.takeTlsError();
+    this.lastErrorBody = undefined;
     try {
-      return await this.app.acquireTokenByDeviceCode(request);
-    } finally {
-      options.signal?.removeEventListener('abort', cancel);
+      if (options.mode === 'device-code') {
+        return await signInWithDeviceCode({ ...common, showCode: (code) => options.onPrompt({ kind: 'device-code', ...code }) });
+      }
+      return await signInThroughLoopback({
+        ...common,
+        // PKCE (S256) and the loopback redirect on 127.0.0.1; the caller shows the URL.
+        showUrl: (url) => options.onPrompt({ kind: 'browser', url }),
+        successPage: this.options.successTemplate ?? SUCCESS_PAGE,
+        errorPage: this.options.errorTemplate ?? ERROR_PAGE,
+      });
+    } catch (error) {
+      if (error instanceof SignInCancelledError || options.signal?.aborted === true) throw error;
+      const evidence = { tls: this.network.takeTlsError(), errorBody: this.lastErrorBody };
+      const failure = loginFailure(error, { account: this.accountName, mailbox: this.mailbox, ...this.fixContext }, evidence);
+      this.logger.error({ condition: failure.condition.id, error: failure.error, aadsts: failure.aadsts }, failure.message);
+      throw failure;
     }
   }
 
@@ -327,37 +268,6 @@ export class DelegatedTokenProvider implements ClosableTokenProvider {
     for (const account of await cache.getAllAccounts()) {
       if (account.homeAccountId !== signedIn.homeAccountId) await cache.removeAccount(account);
     }
-  }
-
-  private loadState(account: AccountConfig): SignInState {
-    try {
-      return readSignInStateSync(this.dataDir, account);
-    } catch (error) {
-      if (!(error instanceof SignInStateCorruptError)) throw error;
-      // The cache decides: one signed-in user in it is used, none means sign in.
-      this.logger.warn({ path: error.path }, error.message);
-      return { version: 1, account: account.name, method: 'delegated', status: 'ok' };
-    }
-  }
-
-  /** A login by another process (the CLI while the daemon was down) shows in the file. */
-  private async rereadState(): Promise<void> {
-    try {
-      const onDisk = await readSignInState(this.dataDir, { name: this.accountName, auth: { method: 'delegated' } });
-      if (onDisk.status === 'ok') this.current = onDisk;
-    } catch (error) {
-      this.logger.debug({ err: describe(error) }, 'sign-in state file unreadable');
-    }
-  }
-
-  private async record(next: SignInState): Promise<void> {
-    this.current = next;
-    const write = this.writes.then(() => writeSignInState(this.dataDir, next));
-    // A failed write must not fail the sign-in itself: the state is in memory and written next time.
-    this.writes = write.catch((error: unknown) => {
-      this.logger.error({ err: describe(error) }, 'could not record the sign-in state');
-    });
-    await this.writes;
   }
 }
 
@@ -374,20 +284,6 @@ function oauthError(error: unknown): string {
   return error.errorCode === '' ? 'unknown' : error.errorCode;
 }
 
-function raceAbort<T>(attempt: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('sign-in cancelled'));
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    attempt.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** Error name and message only: never a request (it carries codes and tokens). */
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

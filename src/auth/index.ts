@@ -7,6 +7,8 @@ export {
   type LoginPrompt,
   type LoginResult,
 } from './delegated-token-provider.js';
+export { LoginFailedError, loginFailure, type LoginFailureEvidence } from './login-failure.js';
+export { SIGN_IN_CANCELLED_EXIT, SignInCancelledError } from './loopback-sign-in.js';
 export { KEEP_ALIVE_RETRY_DELAYS_MS, KeepAlive, type KeepAliveOptions, type KeepAliveOutcome, type KeepAlivePhase, type KeepAliveTarget } from './keep-alive.js';
 export {
   defaultSignInState,

@@ -5,7 +5,7 @@
  * Without a daemon, the sign-in runs here, against the same data folder and key store.
  */
 import type { Command } from 'commander';
-import type { LoginPrompt, LoginResult } from '../auth/index.js';
+import { SIGN_IN_CANCELLED_EXIT, type LoginPrompt, type LoginResult } from '../auth/index.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig } from '../core/config-load.js';
 import { silentLogger } from '../core/logger.js';
@@ -60,16 +60,34 @@ export function registerLoginCommands(program: Command): void {
 async function login(options: LoginOptions): Promise<number> {
   const mode = options.deviceCode === true ? 'device-code' : 'browser';
   const showPrompt = (prompt: LoginPrompt): Promise<void> => show(prompt, options.browser);
-  const result = (await viaDaemonOrHere(
-    options,
-    { command: 'login', account: options.account, mode },
-    (signIn) => signIn.login(options.account, mode, showPrompt),
-    (event) => {
-      if (event.event === 'prompt') void showPrompt(event.prompt as LoginPrompt);
-    },
-  )) as LoginResult;
-  process.stdout.write(`${result.message}\nThe sign-in lasts while the relay refreshes it; without use it would lapse on ${result.refreshTokenExpiresAt}.\n`);
-  return 0;
+  const cancel = new AbortController();
+  let runsHere = false;
+  // Ctrl+C: a sign-in run here closes its loopback listener (src/auth/loopback-sign-in.ts) and
+  // ends with SignInCancelledError; through the daemon, leaving closes the control connection,
+  // and the daemon cancels (and logs) on its side.
+  const onInterrupt = (): void => {
+    if (runsHere) return cancel.abort();
+    process.stderr.write('Sign-in cancelled; the relay stops waiting for it.\n');
+    process.exit(SIGN_IN_CANCELLED_EXIT);
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    const result = (await viaDaemonOrHere(
+      options,
+      { command: 'login', account: options.account, mode },
+      (signIn) => {
+        runsHere = true;
+        return signIn.login(options.account, mode, showPrompt, cancel.signal);
+      },
+      (event) => {
+        if (event.event === 'prompt') void showPrompt(event.prompt as LoginPrompt);
+      },
+    )) as LoginResult;
+    process.stdout.write(`${result.message}\nThe sign-in lasts while the relay refreshes it; without use it would lapse on ${result.refreshTokenExpiresAt}.\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
  * `doctor`: the checks a support engineer would run, each a PASS, WARN or FAIL with a one-line
  * finding and, on failure, the administrator's next step from src/health/fixes.ts.
  *
- * Order: config, control channel, standing warnings (security), ports, key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders;
+ * Order: config, control channel, standing warnings (security), ports (doctor-ports.ts), key store, upstream TLS, then per account: token, AUTH XOAUTH2, senders;
  * last the queue (doctor-queue.ts): a held account fails the run.
  * The upstream's TLS is one check for all accounts (they share upstream.host).
  *
@@ -12,7 +12,6 @@
  * daemon still holds the old one in memory, so a doctor run could break the sign-in it checks.
  * Their token check reads the state the daemon recorded, and `send-test` proves AUTH end to end.
  */
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import {
   describeCredential,
@@ -34,6 +33,7 @@ import { configFileWarnings, environmentWarnings } from '../health/standing-warn
 import { describe, failure, probeTransport } from './doctor-probe.js';
 import { ControlImpostorError, requestControl } from './control-client.js';
 import { controlEndpoint } from './control-endpoint.js';
+import { checkPorts } from './doctor-ports.js';
 import { checkQueue } from './doctor-queue.js';
 import { buildTokenProvider, needsKeyStore, openConfiguredKeyStore } from './sign-in.js';
 
@@ -140,41 +140,6 @@ async function checkStanding(config: Config, file: string, daemon: Daemon | unde
     return;
   }
   for (const warning of warnings) record({ check: 'security', status: 'warn', finding: warning });
-}
-
-/** RFC 5321 gives no port to a submission relay; what matters is that nobody else holds ours. */
-async function checkPorts(config: Config, daemon: Daemon | undefined, record: Record): Promise<void> {
-  const ports = [{ check: 'smtp-port', host: config.listen.host, port: config.listen.port, field: 'listen.port' }];
-  if (config.health.enabled) ports.push({ check: 'health-port', host: config.health.host, port: config.health.port, field: 'health.port' });
-  for (const { check, host, port, field } of ports) {
-    const where = `${host}:${port}`;
-    if (daemon !== undefined) {
-      record({ check, status: 'pass', finding: `${where} is in use by this relay${daemon.pid === undefined ? '' : `, pid ${daemon.pid}`}` });
-      continue;
-    }
-    if (port === 0) {
-      record({ check, status: 'pass', finding: `${field} is 0: a free port is picked at start` });
-      continue;
-    }
-    const failure = await tryBind(host, port);
-    if (failure === undefined) {
-      record({ check, status: 'pass', finding: `${where} is free` });
-    } else if (failure === 'EADDRINUSE') {
-      record({ check, status: 'fail', finding: `another program listens on ${where}`, fix: `stop that program (ss -ltnp / netstat -ano shows which), or choose another ${field}` });
-    } else if (failure === 'EACCES') {
-      record({ check, status: 'fail', finding: `not allowed to listen on ${where}`, fix: `ports below 1024 need privileges: choose a port above 1024 in ${field}` });
-    } else {
-      record({ check, status: 'fail', finding: `cannot listen on ${where} (${failure})`, fix: `check that ${host} is an address of this machine` });
-    }
-  }
-}
-
-function tryBind(host: string, port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
-  });
 }
 
 async function checkKeyStore(config: Config, accounts: readonly AccountConfig[], record: Record): Promise<KeyStore | undefined> {

@@ -35,6 +35,24 @@ describe('envelope sender', () => {
     );
   });
 
+  it('names listen.rewriteSender with the client for a sender that looks invented, keeping 550 5.7.1', () => {
+    const fix = '"listen.rewriteSender" ({ "client": "192.168.1.50", "account": "<account>" })';
+    // A domain that is none of the accounts': a printer's own name.
+    const printer = replyOf(() => accountForEnvelopeSender(senders, 'scan@printer.local', '::ffff:192.168.1.50'));
+    expect(printer).toMatch(/^550 5\.7\.1 Sender <scan@printer\.local> is not allowed: it looks invented by the device; list the client in /);
+    expect(printer).toContain(fix);
+    // A device on the network, even with the tenant's domain.
+    expect(replyOf(() => accountForEnvelopeSender(senders, 'copier@contoso.com', '192.168.1.50'))).toContain(fix);
+    // Without the client address the field is still named.
+    expect(replyOf(() => accountForEnvelopeSender(senders, 'scan@printer.local'))).toContain('"listen.rewriteSender" ({ "client": "<client address>"');
+  });
+
+  it('keeps the sendAs hint for a program on this machine using an address of the tenant', () => {
+    expect(replyOf(() => accountForEnvelopeSender(senders, 'ceo@contoso.com', '127.0.0.1'))).toBe(
+      '550 5.7.1 Sender <ceo@contoso.com> is not allowed: add it to "sendAs" of an account in the relay\'s configuration',
+    );
+  });
+
   it('refuses the null sender', () => {
     expect(replyOf(() => accountForEnvelopeSender(senders, ''))).toMatch(/^550 5\.7\.1 Sender <> is not allowed/);
   });

@@ -14,6 +14,7 @@ import type { AccountConfig } from '../core/config.js';
 import { SmtpReplyError } from '../core/errors.js';
 import { asciiLowerCase } from './ascii-case.js';
 import { headerFields } from './header-fields.js';
+import { inventedSenderFix } from './sender-rewrite.js';
 
 /** ASCII-lower-cased sender address to the one account that may use it (config.ts guarantees one). */
 export type SenderIndex = ReadonlyMap<string, AccountConfig>;
@@ -31,8 +32,11 @@ export function allowedSenders(account: AccountConfig): string[] {
   return [account.mailbox, ...account.sendAs].map(asciiLowerCase);
 }
 
-/** The account for MAIL FROM:<address>, or the 550 5.7.1 the client should see. */
-export function accountForEnvelopeSender(index: SenderIndex, address: string): AccountConfig {
+/**
+ * The account for MAIL FROM:<address>, or the 550 5.7.1 the client should see. `clientAddress`
+ * lets the refusal tell an invented device sender (fix: listen.rewriteSender) from a missing sendAs.
+ */
+export function accountForEnvelopeSender(index: SenderIndex, address: string, clientAddress?: string): AccountConfig {
   // The null sender is for bounces (RFC 5321 4.5.5); we generate our own DSNs and never
   // relay a client's bounce, which Exchange would send under the account's name.
   if (address === '') {
@@ -40,10 +44,11 @@ export function accountForEnvelopeSender(index: SenderIndex, address: string): A
   }
   const account = index.get(asciiLowerCase(address));
   if (account === undefined) {
+    const invented = inventedSenderFix(address, clientAddress, index);
     throw new SmtpReplyError(
       550,
       '5.7.1',
-      `Sender <${address}> is not allowed: add it to "sendAs" of an account in the relay's configuration`,
+      `Sender <${address}> is not allowed: ${invented ?? 'add it to "sendAs" of an account in the relay\'s configuration'}`,
     );
   }
   return account;

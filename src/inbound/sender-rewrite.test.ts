@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { testConfig } from '../../test/inbound/config.js';
-import { createRewriteRules, rewriteSenderHeaders } from './sender-rewrite.js';
+import type { SMTPServerSession } from 'smtp-server';
+import { SmtpReplyError } from '../core/errors.js';
+import { buildSenderIndex } from './sender-policy.js';
+import { createRewriteRules, inventedSenderFix, rewriteSenderHeaders } from './sender-rewrite.js';
+import { createSenderPlanner } from './transaction-sender.js';
 
 const rewrite = rewriteSenderHeaders({ original: 'scan@printer.local', mailbox: 'scanner@contoso.com' });
 
@@ -57,5 +61,31 @@ describe('rewriteSenderHeaders with several From mailboxes', () => {
   it('keeps one From with the first display name', () => {
     const rewrite = rewriteSenderHeaders({ original: 'a@x', mailbox: 'scanner@contoso.com' });
     expect(rewrite('From: "Desk, A" <a@x>, b@y\r\n')).toBe('From: "Desk, A" <scanner@contoso.com>\r\nReply-To: <a@x>\r\n');
+  });
+});
+
+describe('an invented sender from a device that is not in listen.rewriteSender', () => {
+  const config = testConfig();
+  const senders = buildSenderIndex(config.accounts);
+
+  it("is told to list the client's address in listen.rewriteSender, not only to add sendAs", () => {
+    const planSender = createSenderPlanner({ authMode: 'optional', senders, accounts: config.accounts, rewriteRules: createRewriteRules([], config.accounts) });
+    const session = { remoteAddress: '::ffff:10.0.0.7' } as SMTPServerSession;
+    const refusal = (() => {
+      try {
+        planSender('scanner@printer.local', session);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(refusal).toBeInstanceOf(SmtpReplyError);
+    expect(refusal).toMatchObject({ responseCode: 550, enhancedCode: '5.7.1' });
+    expect((refusal as SmtpReplyError).reply).toContain('"listen.rewriteSender" ({ "client": "10.0.0.7"');
+  });
+
+  it('names the only account when there is one', () => {
+    const [sage] = config.accounts;
+    expect(inventedSenderFix('scan@printer.local', '10.0.0.7', buildSenderIndex([sage!]))).toContain('"account": "sage"');
   });
 });

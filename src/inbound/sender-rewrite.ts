@@ -13,7 +13,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { AccountConfig } from '../core/config.js';
 import { asciiLowerCase } from './ascii-case.js';
-import { normalizeClientAddress } from './client-policy.js';
+import { isLoopbackClient, normalizeClientAddress } from './client-policy.js';
 import { headerFields } from './header-fields.js';
 import { EOL, type HeaderRewrite } from './header-rewriter.js';
 
@@ -38,6 +38,31 @@ export function createRewriteRules(rules: readonly RewriteRule[], accounts: read
     if (type === undefined) return undefined;
     return matchers.find((matcher) => matcher.list.check(address, type))?.account;
   };
+}
+
+/**
+ * The fix for a refused envelope sender that looks invented, else undefined: its domain is none
+ * of the accounts' (scanner@printer.local), or it comes from a device on the network rather
+ * than a program on this machine. Adding an invented address to sendAs would not help: Exchange
+ * refuses it with 5.7.60 unless the mailbox may send as it; rewriting sends as the mailbox.
+ */
+export function inventedSenderFix(
+  address: string,
+  clientAddress: string | undefined,
+  accountsBySender: ReadonlyMap<string, AccountConfig>,
+): string | undefined {
+  const domain = asciiLowerCase(address.slice(address.lastIndexOf('@') + 1));
+  const domains = new Set([...accountsBySender.keys()].map((sender) => sender.slice(sender.lastIndexOf('@') + 1)));
+  const fromDevice = clientAddress !== undefined && !isLoopbackClient(clientAddress);
+  if (domains.has(domain) && !fromDevice) return undefined;
+  const accounts = new Set([...accountsBySender.values()].map((account) => account.name));
+  const account = accounts.size === 1 ? [...accounts][0] : '<account>';
+  const client = clientAddress === undefined ? '<client address>' : normalizeClientAddress(clientAddress);
+  return (
+    `it looks invented by the device; list the client in "listen.rewriteSender" ` +
+    `({ "client": "${client}", "account": "${account}" }) so its mail goes out as the account's mailbox, ` +
+    `or add the address to "sendAs" only if the mailbox may send as it`
+  );
 }
 
 function clientList(entry: string): BlockList {

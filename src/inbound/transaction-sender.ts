@@ -61,7 +61,7 @@ export function createSenderPlanner(deps: SenderPlannerDependencies): SenderPlan
     }
     const ruleAccount = deps.rewriteRules(session.remoteAddress);
     if (ruleAccount !== undefined) return rewritten(ruleAccount, mailFrom);
-    return { account: accountForEnvelopeSender(deps.senders, mailFrom) };
+    return { account: accountForEnvelopeSender(deps.senders, mailFrom, session.remoteAddress) };
   };
 }
 

@@ -7,7 +7,7 @@
 import { DelegatedTokenProvider, FileKeyStore, createTokenProvider, type LoginPrompt } from '../../src/auth/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { configSchema, type AccountConfig, type Config, type DelegatedAuth } from '../../src/core/config.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { RefreshFailure } from '../../src/core/sign-in-state.js';
 import { completeBrowserSignIn, MOCK_MAILBOX, openDeviceLoginPage, type MockTenant } from '../mock-tenant/index.js';
 
@@ -32,12 +32,12 @@ export interface ProviderHandle {
   readonly tokenRequests: string[];
 }
 
-export function delegatedProvider(tenant: MockTenant, dataDir: string, clock: Clock): ProviderHandle {
+export function delegatedProvider(tenant: MockTenant, dataDir: string, clock: Clock, logger: Logger = silentLogger()): ProviderHandle {
   const { config, account } = delegatedConfig(tenant, dataDir);
   const signInRequired: ProviderHandle['signInRequired'] = [];
   const tokenRequests: string[] = [];
   const provider = createTokenProvider(account, config.identity, {
-    logger: silentLogger(),
+    logger,
     clock,
     dataDir,
     keyStore: new FileKeyStore(dataDir),
