@@ -12,7 +12,6 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/core/config.js';
 import { addUser, usersFilePath } from '../../src/inbound/local-users.js';
 import { MOCK_MAILBOX, MOCK_SEND_AS, startMockTenant, type MockTenant, type ReceivedMessage, type RelayConfigInput } from '../mock-tenant/index.js';
 import { withoutReceived } from '../inbound/trace-field.js';
@@ -29,16 +28,6 @@ const RECIPIENT = 'customer@fabrikam.example';
 const LOCAL_USER = 'sage-app';
 const LOCAL_PASSWORD = 'Sage 100: correct horse battery staple';
 
-/** True once the configuration knows local TLS and AUTH (issue 6); until then those cases are skipped. */
-const LOCAL_TLS_AND_AUTH = configSchema.safeParse({
-  listen: { tls: { starttls: true }, auth: 'optional' },
-  accounts: [{ name: 'a', mailbox: 'a@contoso.example', auth: { method: 'client-credentials', tenantId: 't', clientId: 'c' } }],
-}).success;
-/**
- * True once the relay adds Date and Message-ID to a message without them, as a submission server
- * should (RFC 6409 8.3, 8.4): on since issue 6.
- */
-const ADDS_MISSING_DATE_AND_MESSAGE_ID = true;
 
 /** An invoice as a legacy program writes it, with lines that dot-stuffing must protect. */
 function invoice(tag: string): string {
@@ -143,7 +132,7 @@ describe('legacy clients through the relay', () => {
       await expectDelivered(invoice('curl-plain'));
     });
 
-    it.skipIf(!LOCAL_TLS_AND_AUTH)('smtp:// with --ssl-reqd (STARTTLS) and AUTH PLAIN as a local user', async () => {
+    it('smtp:// with --ssl-reqd (STARTTLS) and AUTH PLAIN as a local user', async () => {
       const running = await startRelay({ tls: { starttls: true }, auth: 'optional' });
       await addLocalUser();
       const file = join(dir, 'invoice.eml');
@@ -160,7 +149,7 @@ describe('legacy clients through the relay', () => {
       await expectDelivered(invoice('curl-starttls'));
     });
 
-    it.skipIf(!LOCAL_TLS_AND_AUTH)('smtps:// (implicit TLS) and AUTH LOGIN as a local user', async () => {
+    it('smtps:// (implicit TLS) and AUTH LOGIN as a local user', async () => {
       const implicitTlsPort = await freePort();
       await startRelay({ tls: { implicitTlsPort }, auth: 'optional' });
       await addLocalUser();
@@ -177,7 +166,7 @@ describe('legacy clients through the relay', () => {
       await expectDelivered(invoice('curl-smtps'));
     });
 
-    it.skipIf(!LOCAL_TLS_AND_AUTH)('a wrong local password fails with 535 and nothing is sent', async () => {
+    it('a wrong local password fails with 535 and nothing is sent', async () => {
       const running = await startRelay({ auth: 'optional' });
       await addLocalUser();
       const file = join(dir, 'invoice.eml');
@@ -219,7 +208,7 @@ describe('legacy clients through the relay', () => {
       await expectDelivered(invoice('msmtp-plain'));
     });
 
-    it.skipIf(!LOCAL_TLS_AND_AUTH)('tls on (STARTTLS, the relay certificate trusted), auth plain', async () => {
+    it('tls on (STARTTLS, the relay certificate trusted), auth plain', async () => {
       const running = await startRelay({ tls: { starttls: true }, auth: 'optional' });
       await addLocalUser();
       const rcfile = await msmtprc(running.port, [
@@ -233,7 +222,7 @@ describe('legacy clients through the relay', () => {
       await expectDelivered(invoice('msmtp-starttls'));
     });
 
-    it.skipIf(!LOCAL_TLS_AND_AUTH)('tls off on loopback, auth login (Sage with "Encryption: None" and a user name)', async () => {
+    it('tls off on loopback, auth login (Sage with "Encryption: None" and a user name)', async () => {
       const running = await startRelay({ auth: 'optional' });
       await addLocalUser();
       const rcfile = await msmtprc(running.port, ['tls off', 'auth login', `user ${LOCAL_USER}`, `password ${LOCAL_PASSWORD}`]);
@@ -244,7 +233,7 @@ describe('legacy clients through the relay', () => {
       await expectDelivered(invoice('msmtp-login'));
     });
 
-    it.skipIf(!LOCAL_TLS_AND_AUTH)('auth required: msmtp without credentials is refused with 530, with them it sends', async () => {
+    it('auth required: msmtp without credentials is refused with 530, with them it sends', async () => {
       const running = await startRelay({ auth: 'required' });
       await addLocalUser();
       const anonymous = await msmtprc(running.port, ['tls off', 'auth off']);
@@ -307,7 +296,7 @@ describe('legacy clients through the relay', () => {
       for (const field of headerBlock.split(CRLF)) expect(raw.toString('latin1')).toContain(`${field}${CRLF}`);
     });
 
-    it.skipIf(!ADDS_MISSING_DATE_AND_MESSAGE_ID)('the relay adds the Date and Message-ID the printer left out (RFC 6409 8.3, 8.4)', async () => {
+    it('the relay adds the Date and Message-ID the printer left out (RFC 6409 8.3, 8.4)', async () => {
       const running = await startRelay();
 
       await printerSession(running.port);

@@ -7,11 +7,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalUsers } from '../inbound/local-users.js';
+import { LocalUsers } from '../../src/inbound/local-users.js';
 
 const PROGRAM = `
 import { Command } from 'commander';
-import { registerUserCommand } from ${JSON.stringify(new URL('./user-command.ts', import.meta.url).pathname)};
+import { registerUserCommand } from ${JSON.stringify(new URL('../../src/cli/user-command.ts', import.meta.url).pathname)};
 const program = new Command('smtp-oauth-relay');
 registerUserCommand(program);
 await program.parseAsync(JSON.parse(process.env.USER_CLI_ARGS), { from: 'user' });
