@@ -12,14 +12,8 @@
  * provider again, until someone signs in. Tokens are never deleted because a refresh failed.
  */
 import { readFileSync } from 'node:fs';
-import {
-  AuthError,
-  PublicClientApplication,
-  type AccountInfo,
-  type AuthenticationResult,
-  type DeviceCodeRequest,
-  type ICachePlugin,
-} from '@azure/msal-node';
+import type { AccountInfo, AuthenticationResult, DeviceCodeRequest, ICachePlugin } from '@azure/msal-node';
+import { AuthError, PublicClientApplication } from './lazy-msal.js';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, Config, DelegatedAuth } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
