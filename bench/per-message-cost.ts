@@ -8,7 +8,8 @@
  *   COST_CLIS=/tmp/base/dist/cli/main.js,dist/cli/main.js npx tsx bench/per-message-cost.ts
  *
  * COST_MESSAGES (200 per round and build), COST_ROUNDS (3). A build may carry environment
- * variables for the relay after a `?`: `dist/cli/main.js?UV_THREADPOOL_SIZE=16`.
+ * variables for the relay after a `?`: `dist/cli/main.js?UV_THREADPOOL_SIZE=16`; `LOG_LEVEL=warn` there
+ * sets the relay's log level instead (what the info lines per message cost).
  */
 import { spawn } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
@@ -57,7 +58,8 @@ try {
   for (let round = 0; round < ROUNDS; round += 1) {
     for (const build of BUILDS) {
       const dir = await mkdtemp(join(tmpdir(), 'cost-'));
-      const base = tenant.relayConfig(join(dir, 'data'), { listen: { port: 0 } });
+      const logLevel = build.env.LOG_LEVEL as 'warn' | 'info' | undefined;
+      const base = tenant.relayConfig(join(dir, 'data'), { listen: { port: 0 }, ...(logLevel === undefined ? {} : { log: { level: logLevel } }) });
       // Exchange's 30 a minute does not apply to the mock (as in bench.ts).
       const config = { ...base, accounts: base.accounts.map((account) => ({ ...account, rate: { messages: 100_000, perSeconds: 1 } })) };
       const port = await freePort();
