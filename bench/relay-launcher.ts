@@ -35,12 +35,14 @@ export async function launchRelay(options: {
   readonly dir: string;
   readonly port: number;
   readonly nodeArgs?: readonly string[];
+  /** Another build's dist/cli/main.js, to compare two builds side by side (bench/idle-rss.ts). */
+  readonly cli?: string;
 }): Promise<LaunchedRelay> {
   const configFile = join(options.dir, 'relay.json');
   await writeFile(configFile, JSON.stringify({ ...options.config, listen: { ...options.config.listen, port: options.port } }, null, 2));
   const logFile = join(options.dir, 'relay.stdout.log');
   const out = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), RELAY_CLI, 'serve', '--config', configFile], {
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), options.cli ?? RELAY_CLI, 'serve', '--config', configFile], {
     cwd: options.dir,
     stdio: ['ignore', out, out],
   });

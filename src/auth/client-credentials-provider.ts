@@ -8,7 +8,7 @@
  * into SignInRequiredError.
  */
 import { readFileSync } from 'node:fs';
-import { ConfidentialClientApplication, type AuthenticationResult } from '@azure/msal-node';
+import type { AuthenticationResult } from '@azure/msal-node';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, ClientCredentialsAuth, Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -17,6 +17,7 @@ import { SignInRequiredError } from '../core/token.js';
 import { msalClientCertificate, readClientCertificate, readPrivateKeyFile } from './client-certificate.js';
 import { classifyErrorBody, classifyTokenError } from './entra-errors.js';
 import { HttpsNetworkClient } from './https-network-client.js';
+import { ConfidentialClientApplication } from './lazy-msal.js';
 import { msalAuthority, msalSystemOptions } from './msal-options.js';
 import type { TokenRequestObserver } from './token-request-observer.js';
 import { TokenReuse } from './token-reuse.js';

@@ -12,7 +12,8 @@
  * provider again, until someone signs in. Tokens are never deleted because a refresh failed.
  */
 import { readFileSync } from 'node:fs';
-import { AuthError, PublicClientApplication, type AccountInfo, type AuthenticationResult } from '@azure/msal-node';
+import type { AccountInfo, AuthenticationResult } from '@azure/msal-node';
+import { AuthError, PublicClientApplication } from './lazy-msal.js';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, Config, DelegatedAuth } from '../core/config.js';
 import type { Logger } from '../core/logger.js';

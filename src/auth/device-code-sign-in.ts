@@ -3,7 +3,8 @@
  * while a person enters the code on another device.
  * Microsoft: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code
  */
-import type { AuthenticationResult, DeviceCodeRequest, PublicClientApplication } from '@azure/msal-node';
+import type { AuthenticationResult, DeviceCodeRequest } from '@azure/msal-node';
+import type { PublicClientApplication } from './lazy-msal.js';
 import type { Logger } from '../core/logger.js';
 import { SignInCancelledError } from './loopback-sign-in.js';
 

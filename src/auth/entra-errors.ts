@@ -6,9 +6,9 @@
  * Codes: https://learn.microsoft.com/entra/identity-platform/reference-error-codes
  * and RFC 6749 section 5.2 for the OAuth `error` values.
  */
-import { AuthError, InteractionRequiredAuthError } from '@azure/msal-node';
 import { aadstsCodeOf, classify, PERSON_MUST_ACT_OAUTH_ERRORS, type Condition } from '../core/conditions/index.js';
 import { SignInRequiredError } from '../core/token.js';
+import { AuthError, InteractionRequiredAuthError } from './lazy-msal.js';
 
 /** The first AADSTS code in a text, e.g. "AADSTS7000215". */
 export const findAadstsCode = aadstsCodeOf;

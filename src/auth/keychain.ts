@@ -6,7 +6,7 @@
  * silently to the kernel keyring (keyutils), which forgets everything at reboot.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { AsyncEntry, type EntryOptions } from '@napi-rs/keyring';
+import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 import { assertKeyLength, assertKeyName, type KeyStore } from './key-store.js';
 import { EXIT_UNAVAILABLE } from '../core/errors.js';
 import { canonicalPath } from '../core/path-identity.js';
@@ -77,7 +77,7 @@ export class KeychainKeyStore implements KeyStore {
   }
 
   async getKey(name: string): Promise<Buffer | undefined> {
-    const value = await this.entry(name).getPassword();
+    const value = await (await this.entry(name)).getPassword();
     if (value === null) return undefined;
     const key = Buffer.from(value, 'base64');
     assertKeyLength(name, key);
@@ -86,14 +86,14 @@ export class KeychainKeyStore implements KeyStore {
 
   async setKey(name: string, key: Buffer): Promise<void> {
     assertKeyLength(name, key);
-    await this.entry(name).setPassword(key.toString('base64'));
+    await (await this.entry(name)).setPassword(key.toString('base64'));
   }
 
   async deleteKey(name: string): Promise<void> {
-    await this.entry(name).deletePassword();
+    await (await this.entry(name)).deletePassword();
   }
 
-  private entry(name: string): AsyncEntry {
+  private entry(name: string): Promise<AsyncEntry> {
     assertKeyName(name);
     return keychainEntry(keychainEntryName(this.dataDir, name));
   }
@@ -106,7 +106,7 @@ export class KeychainKeyStore implements KeyStore {
 export async function probeKeychain(): Promise<{ ok: true } | { ok: false; reason: string }> {
   const value = randomBytes(16).toString('base64');
   try {
-    const entry = keychainEntry(`probe:${process.pid}:${randomBytes(4).toString('hex')}`);
+    const entry = await keychainEntry(`probe:${process.pid}:${randomBytes(4).toString('hex')}`);
     await entry.setPassword(value);
     try {
       const readBack = await entry.getPassword();
@@ -120,7 +120,10 @@ export async function probeKeychain(): Promise<{ ok: true } | { ok: false; reaso
   }
 }
 
-function keychainEntry(account: string): AsyncEntry {
+async function keychainEntry(account: string): Promise<AsyncEntry> {
+  // Loaded on first use: the native addon adds about 11 MiB to a relay whose accounts never
+  // need the keychain (docs/performance.md, "Memory").
+  const { AsyncEntry } = await import('@napi-rs/keyring');
   // The constructor already throws on Linux when no session bus can be reached.
   return new AsyncEntry(KEYCHAIN_SERVICE, account, ENTRY_OPTIONS);
 }

@@ -4,7 +4,7 @@
  * `invalid_grant` or `AADSTS...: ...` text. The raw codes stay in brackets to search for.
  * Codes: https://learn.microsoft.com/entra/identity-platform/reference-error-codes
  */
-import { AuthError, InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
+import { AuthError, InteractionRequiredAuthError, ServerError } from './lazy-msal.js';
 import { aadstsCodeOf, classify, fixFor, type Condition, type FixContext } from '../core/conditions/index.js';
 import type { IdentityTlsError } from './tls-failure.js';
 

@@ -10,7 +10,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CryptoProvider, ResponseMode, ServerError, type AuthenticationResult, type PublicClientApplication } from '@azure/msal-node';
+import type { AuthenticationResult } from '@azure/msal-node';
+import { loadMsal, type PublicClientApplication } from './lazy-msal.js';
 import type { Logger } from '../core/logger.js';
 
 /** 128 + SIGINT, what a shell reports for a command ended by Ctrl+C. */
@@ -45,7 +46,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 export async function signInThroughLoopback(options: LoopbackSignInOptions): Promise<AuthenticationResult> {
   options.signal?.throwIfAborted();
-  const crypto = new CryptoProvider();
+  const msal = await loadMsal();
+  const crypto = new msal.CryptoProvider();
   const { verifier, challenge } = await crypto.generatePkceCodes();
   const state = crypto.createNewGuid();
   const listener = await LoopbackListener.open(state, options.successPage, options.errorPage);
@@ -60,7 +62,7 @@ export async function signInThroughLoopback(options: LoopbackSignInOptions): Pro
     const url = await options.app.getAuthCodeUrl({
       scopes,
       redirectUri,
-      responseMode: ResponseMode.FORM_POST,
+      responseMode: msal.ResponseMode.FORM_POST,
       codeChallenge: challenge,
       codeChallengeMethod: 'S256',
       state,
@@ -71,7 +73,7 @@ export async function signInThroughLoopback(options: LoopbackSignInOptions): Pro
     if (options.signal?.aborted === true) throw new SignInCancelledError();
     const code = fields.code;
     if (fields.error !== undefined || code === undefined) {
-      throw new ServerError(fields.error ?? 'no_code', '', fields.error_description ?? 'The redirect carried no authorization code.');
+      throw new msal.ServerError(fields.error ?? 'no_code', '', fields.error_description ?? 'The redirect carried no authorization code.');
     }
     return await options.app.acquireTokenByCode({ code, codeVerifier: verifier, redirectUri, scopes, clientInfo: fields.client_info ?? '' });
   } finally {

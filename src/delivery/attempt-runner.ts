@@ -66,7 +66,8 @@ export class AttemptRunner {
       this.deps.logger.warn({ id: current.record.id, account: lane.account.name, condition: outcome.verdict?.rule }, 'token refused; retrying once with a new token');
       return this.tryRecord(lane, current, true);
     }
-    if (outcome.changed) await this.deps.outcomes.persist(current, outcome.record);
+    if (outcome.changed && removesNext(outcome)) current.record = outcome.record;
+    else if (outcome.changed) await this.deps.outcomes.persist(current, outcome.record);
     this.report(lane, current.record, outcome, now);
     for (const note of outcome.events) this.deps.event(lane, note.event, { condition: note.verdict?.condition, reply: note.reply, id: current.record.id });
     await this.finishStep(lane, current, outcome);
@@ -101,4 +102,16 @@ export class AttemptRunner {
       this.deps.logger.error({ ...base, condition: outcome.verdict.condition.id, reply: outcome.reply?.text, meaning: outcome.verdict.meaning }, 'message refused permanently');
     }
   }
+}
+
+/**
+ * Every recipient delivered, so the next step removes the message, and writing the record
+ * first (write, fsync, rename, fsync of queue/) is skipped. Nothing acknowledged can be lost
+ * here; what a crash can cause is a second delivery (at-least-once), and the window for it
+ * gets shorter: it ends when the removal's one fsync of queue/ returns, instead of when the
+ * record's two fsyncs have. When the removal fails, MessageOutcomes.finish writes the record
+ * after all, so a retry never sends to a delivered recipient again. docs/performance.md.
+ */
+function removesNext(outcome: Outcome): boolean {
+  return outcome.step.kind === 'finish' && outcome.record.recipients.every((state) => state.status === 'delivered');
 }

@@ -87,7 +87,7 @@ export class MessageOutcomes {
     const { store, observer, logger, clock } = this.options;
     const failed = current.record.recipients.filter((state) => state.status === 'failed');
     if (failed.length === 0) {
-      await store.remove(current.record.id);
+      await this.removeOrPersist(current.record);
       this.counts.delivered += 1;
       observer?.delivered(current.record, clock.now());
       return undefined;
@@ -114,6 +114,16 @@ export class MessageOutcomes {
     const reply = failed[0]?.lastReply;
     observer?.failed(record, reply === undefined ? 'unknown' : recordedCondition(reply).id);
     return reply;
+  }
+
+  /** Removes a delivered message; when that fails, records its delivered recipients before the error goes on. */
+  private async removeOrPersist(record: QueueRecord): Promise<void> {
+    try {
+      await this.options.store.remove(record.id);
+    } catch (error) {
+      await this.options.store.update(record).catch(() => undefined);
+      throw error;
+    }
   }
 
   private async bounce(account: AccountConfig, record: QueueRecord): Promise<void> {

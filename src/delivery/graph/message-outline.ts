@@ -7,7 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { MailParser, type AddressObject, type AttachmentStream, type HeaderLines, type Headers, type MessageText } from 'mailparser';
+import type { AddressObject, AttachmentStream, HeaderLines, Headers, MessageText } from 'mailparser';
 import type { NamedAddress } from './graph-recipients.js';
 
 export interface AttachmentOutline {
@@ -94,6 +94,9 @@ interface ParseHandlers {
 }
 
 async function parse(path: string, handlers: ParseHandlers): Promise<void> {
+  // Loaded on first use: mailparser with html-to-text and htmlparser2 adds about 29 MiB to a
+  // relay that never delivers through Graph (docs/performance.md, "Memory").
+  const { MailParser } = await import('mailparser');
   const parser = new MailParser(PARSER_OPTIONS);
   parser.on('headers', (headers: Headers) => handlers.onHeaders?.(headers));
   parser.on('headerLines', (lines: HeaderLines) => handlers.onHeaderLines?.(lines));
