@@ -18,7 +18,6 @@
  * (comma-separated parts: idle,scenarios,flood,large), BENCH_SCENARIOS (keys in scenarios.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCertificates, startMockTenant, writeCaFile, type MockTenant } from '../test/mock-tenant/index.js';
@@ -33,6 +32,7 @@ import { formatTable, machine, targetsOf, type BenchSummary, type Figures, type 
 import { PHASES, runScenario, SCENARIOS, type Credentials, type Phase, type Scenario, type ScenarioRun } from './scenarios.js';
 import { startPlainSink, type PlainSink } from './sink.js';
 import { BenchSmtpClient, expectCode } from './smtp-client.js';
+import { freePort } from '../test/support/ports.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 600);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -118,15 +118,6 @@ async function until(what: string, count: () => number, total: number): Promise<
     if (Date.now() > deadline) throw new Error(`${what}: ${count()} of ${total} delivered`);
     await sleep(20);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
 }
 
 async function postfixMemory(postfix: PostfixRelay): Promise<{ rssMb: number; peakMb: number; peakSumMb: number; processes: number }> {

@@ -7,28 +7,19 @@
  *   IDLE_CLIS=/tmp/base/dist/cli/main.js,dist/cli/main.js npx tsx bench/idle-rss.ts
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RELAY_CLI } from '../test/support/relay-process.js';
 import { startMockTenant } from '../test/mock-tenant/index.js';
 import { processMemory } from './process-memory.js';
 import { launchRelay } from './relay-launcher.js';
+import { freePort } from '../test/support/ports.js';
 
 const CLIS = (process.env.IDLE_CLIS ?? RELAY_CLI).split(',').map((cli) => resolve(cli));
 const ROUNDS = Number(process.env.IDLE_ROUNDS ?? 3);
 const SETTLE_MS = 20_000;
 /** Node flags for the relays, e.g. `--import` of a module-tracing hook (what a start loads). */
 const NODE_ARGS = (process.env.IDLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
 
 const tenant = await startMockTenant();
 const figures = new Map<string, number[]>(CLIS.map((cli) => [cli, []]));

@@ -13,7 +13,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RELAY_CLI } from '../test/support/relay-process.js';
@@ -22,6 +21,7 @@ import { summarize } from './latency-stats.js';
 import { messageOnWire } from './messages.js';
 import { launchRelay, type LaunchedRelay } from './relay-launcher.js';
 import { submitOnce } from './scenarios.js';
+import { freePort } from '../test/support/ports.js';
 
 const BUILDS = (process.env.COST_CLIS ?? RELAY_CLI).split(',').map((spec) => {
   const [cli = '', query = ''] = spec.split('?');
@@ -31,15 +31,6 @@ const MESSAGES = Number(process.env.COST_MESSAGES ?? 200);
 const ROUNDS = Number(process.env.COST_ROUNDS ?? 3);
 const STRACE = process.env.COST_STRACE === '1';
 const TICKS_PER_SECOND = 100;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
 
 async function cpuMs(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];

@@ -5,7 +5,6 @@
  * nothing; a refusal reads as the catalogue's meaning and fix, and leaves a log line.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -18,6 +17,7 @@ import { completeBrowserSignIn, MOCK_MAILBOX, startMockTenant, type MockTenant }
 import { entraError } from '../mock-tenant/entra-error-body.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { browserStandIn, delegatedProvider, type ProviderHandle } from './delegated-fixture.js';
+import { refusesConnections } from '../support/ports.js';
 
 let tenant: MockTenant;
 let dataDir: string;
@@ -62,17 +62,6 @@ async function cachedUsers(): Promise<string[]> {
     cache: { cachePlugin: createTokenCachePlugin({ store: new FileKeyStore(dataDir), dataDir, account: 'sage' }) },
   });
   return (await app.getTokenCache().getAllAccounts()).map((account) => account.username);
-}
-
-function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
 }
 
 describe('a cancelled login', () => {

@@ -7,7 +7,6 @@
  * The TLS and AUTH cases use listen.tls, listen.auth and local users (users.json); they run
  * when the configuration schema knows those names (LOCAL_TLS_AND_AUTH below).
  */
-import { createServer } from 'node:net';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { RelayProcess } from '../support/relay-process.js';
 import { runProcess } from '../support/run-process.js';
 import { SmtpWire } from '../support/smtp-wire.js';
 import { requireToolUnderCi, systemTool } from '../support/system-tool.js';
+import { freePort } from '../support/ports.js';
 
 const curl = systemTool('curl', ['curl', '--version'], 'apt-get install curl');
 const msmtp = systemTool('msmtp', ['msmtp', '--version'], 'apt-get install msmtp');
@@ -47,18 +47,6 @@ function invoice(tag: string): string {
     'Your invoice total is 1,234.50 EUR.',
     '',
   ].join(CRLF);
-}
-
-/** A free TCP port on loopback, for listen.tls.implicitTlsPort (which the relay does not log). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe('legacy clients through the relay', () => {

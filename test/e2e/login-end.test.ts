@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { completeBrowserSignIn, MOCK_MAILBOX, MOCK_PUBLIC_CLIENT_ID, MOCK_TENANT
 import { entraError } from '../mock-tenant/entra-error-body.js';
 import { RELAY_CLI } from '../support/relay-process.js';
 import { FaultFixture } from './fault-fixture.js';
+import { refusesConnections } from '../support/ports.js';
 
 const DELEGATED = [{ name: 'sage', mailbox: MOCK_MAILBOX, auth: { method: 'delegated' as const, tenantId: MOCK_TENANT_ID, clientId: MOCK_PUBLIC_CLIENT_ID } }];
 const OVERRIDES = { accounts: DELEGATED, secrets: { keyStore: 'file' as const } };
@@ -49,16 +49,9 @@ class Login {
   }
 }
 
-function refusesConnections(url: string): Promise<boolean> {
-  const port = Number(new URL(new URL(url).searchParams.get('redirect_uri') ?? '').port);
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
+/** Whether the loopback listener named by a sign-in address's redirect_uri is closed. */
+function redirectRefusesConnections(url: string): Promise<boolean> {
+  return refusesConnections(Number(new URL(new URL(url).searchParams.get('redirect_uri') ?? '').port));
 }
 
 describe('login that ends without a sign-in, end to end', () => {
@@ -81,7 +74,7 @@ describe('login that ends without a sign-in, end to end', () => {
     login.interrupt();
     expect(await login.exit).toBe(130);
     expect(login.lines.join('\n')).toContain('cancelled');
-    expect(await refusesConnections(url)).toBe(true);
+    expect(await redirectRefusesConnections(url)).toBe(true);
     const requests = fixture.tenant.identity.tokenRequests;
     await expect(completeBrowserSignIn(url, { caPem: fixture.tenant.caPem })).rejects.toThrow(/ECONNREFUSED/);
     expect(fixture.tenant.identity.tokenRequests).toBe(requests);
@@ -96,7 +89,7 @@ describe('login that ends without a sign-in, end to end', () => {
     expect(await login.exit).toBe(130);
     const cancelled = await relay.waitForLog((line) => String(line.msg).startsWith('sign-in cancelled'));
     expect(cancelled).toMatchObject({ account: 'sage', port: Number(new URL(new URL(url).searchParams.get('redirect_uri') ?? '').port) });
-    expect(await refusesConnections(url)).toBe(true);
+    expect(await redirectRefusesConnections(url)).toBe(true);
     const requests = fixture.tenant.identity.tokenRequests;
     await expect(completeBrowserSignIn(url, { caPem: fixture.tenant.caPem })).rejects.toThrow(/ECONNREFUSED/);
     expect(fixture.tenant.identity.tokenRequests).toBe(requests);
