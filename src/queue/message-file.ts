@@ -7,7 +7,7 @@
  * ends (smtp-connection.js handler_DATA). Destroying it mid-message would leave the client
  * waiting, or the rest of the message read as commands.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { PRIVATE_FILE_MODE } from './durable-fs.js';
 import { transientBufferRelease } from '../core/transient-buffers.js';
@@ -37,7 +37,7 @@ export interface WrittenMessage {
 /**
  * Writes `source` to `path`; resolves once every byte is written, with the fsync under way.
  * Rejects with `MessageSourceError` when the input fails, with the fs error when the disk does.
- * On rejection (or a rejected `synced`) the caller removes `path`.
+ * On rejection the partial file is removed; on a rejected `synced` the caller removes `path`.
  */
 export async function writeMessageFile(source: MessageSource, path: string): Promise<WrittenMessage> {
   // Listen from the first moment: the client may go away while the file is being opened, and
@@ -64,6 +64,7 @@ export async function writeMessageFile(source: MessageSource, path: string): Pro
   } catch (error) {
     // close() waits for a write still in flight (FileHandle.close in the Node docs).
     await handle.close().catch(() => undefined);
+    await rm(path, { force: true }).catch(() => undefined);
     throw error;
   }
   const synced = handle.sync().finally(() => handle.close());

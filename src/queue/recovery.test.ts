@@ -90,13 +90,36 @@ describe('Spool.open recovery', () => {
     expect(logs.filter((l) => l.level === 40 && /never acknowledged/.test(l.msg))).toHaveLength(3);
   });
 
-  it('crash after the .eml moved into queue/ but before its .json: removes the uncommitted .eml', async () => {
+  it('crash while receiving into queue/, before the record was made: removes the uncommitted .eml', async () => {
     const [kept] = await commitMessages(1, ['kept']);
     await writeFile(spoolDir('queue', 'orphan.eml'), 'never committed');
     const { records, report } = await restart();
     expect(records).toEqual([kept]);
     expect(report.removedLeftovers).toEqual(['queue/orphan.eml']);
     expect(await list('queue')).toEqual(['kept.eml', 'kept.json']);
+  });
+
+  it('crash between creating the record and writing it: removes the empty record and its .eml', async () => {
+    const [kept] = await commitMessages(2, ['kept', 'half']);
+    await writeFile(spoolDir('queue', 'half.json'), '');
+    const { records, report, logs } = await restart();
+    expect(records).toEqual([kept]);
+    expect(report.removedLeftovers.sort()).toEqual(['queue/half.eml', 'queue/half.json']);
+    expect(report.quarantined).toEqual([]);
+    expect(await list('queue')).toEqual(['kept.eml', 'kept.json']);
+    expect(logs.some((l) => l.level === 40 && /record is empty/.test(l.msg))).toBe(true);
+  });
+
+  it('an .eml that is not as long as its record says (power cut before its fsync): quarantined, not delivered', async () => {
+    await commitMessages(3, ['whole', 'short', 'long']);
+    const short = await readFile(spoolDir('queue', 'short.eml'));
+    await writeFile(spoolDir('queue', 'short.eml'), short.subarray(0, 5));
+    await writeFile(spoolDir('queue', 'long.eml'), Buffer.concat([await readFile(spoolDir('queue', 'long.eml')), Buffer.from('x')]));
+    const { records, report, logs } = await restart();
+    expect(records.map((r) => r.id)).toEqual(['whole']);
+    expect(report.quarantined.sort()).toEqual(['long', 'short']);
+    expect(await list('quarantine')).toEqual(['long.eml', 'long.json', 'short.eml', 'short.json']);
+    expect(logs.some((l) => l.level === 50 && /5 bytes/.test(JSON.stringify(l)))).toBe(true);
   });
 
   it('a .json that is not JSON: quarantines both files, keeps their content, logs an error', async () => {

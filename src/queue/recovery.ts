@@ -4,15 +4,21 @@
  *
  *   tmp/*                                   never acknowledged                  -> removed
  *   queue/X.eml without X.json              never committed                     -> removed
+ *   queue/X.json empty, beside X.eml        a crash while committing            -> both removed
  *     ... and failed/X.json without its .eml  half-done `queue retry`           -> .eml moved back to failed/
  *   queue/X.json without X.eml
  *     ... and failed/X.eml present           half-done move to failed/          -> .json moved to failed/
  *     ... otherwise                          damaged                             -> quarantined
  *   queue/X.json unreadable or invalid       damaged                             -> both files quarantined
+ *   queue/X.eml shorter or longer than X.json says  not whole (power cut)         -> both files quarantined
  *   queue/X.json + X.eml, and failed/X.json  `queue retry` done but not cleaned  -> failed/X.json removed
  *
- * A committed message (valid .json with its .eml in queue/) is never removed; nothing is ever
- * deleted that could have been acknowledged, only moved to quarantine/ for a person to look at.
+ * A message is received straight into queue/X.eml and committed by creating queue/X.json beside it
+ * and fsyncing both files and the folder (spool.ts); `250` follows only then. So an .eml without a
+ * record, or with a record still empty (the relay stopped between creating and writing it), was
+ * never acknowledged. A committed message (valid .json with its whole .eml in queue/) is never
+ * removed; nothing is ever deleted that could have been acknowledged, only moved to quarantine/
+ * for a person to look at.
  */
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -126,11 +132,25 @@ async function recoverMessage(
     return undefined;
   }
 
+  if ((await stat(queueJson)).size === 0) {
+    // A record is written in one go and fsynced before 250: an empty one was never acknowledged.
+    for (const path of [queueJson, queueEml]) await rm(path, { force: true });
+    logger.warn({ file: `queue/${jsonName(id)}` }, 'Removed a message that was never committed (its record is empty)');
+    report.removedLeftovers.push(`queue/${jsonName(id)}`, `queue/${emlName(id)}`);
+    return undefined;
+  }
   let record: QueueRecord;
   try {
     record = await readRecordFile(queueJson);
   } catch (error) {
     await quarantine(id, folders, logger, 'its record cannot be read', error);
+    report.quarantined.push(id);
+    return undefined;
+  }
+  const emlSize = (await stat(queueEml)).size;
+  if (emlSize !== record.size) {
+    // Delivering part of a message would be worse than not delivering it; a person decides.
+    await quarantine(id, folders, logger, `its message file has ${emlSize} bytes and its record says ${record.size}`);
     report.quarantined.push(id);
     return undefined;
   }

@@ -66,7 +66,7 @@ function send(connection: SMTPConnection, message: Buffer): Promise<{ ok: true; 
 it.runIf(existsSync('/dev/full'))('a full disk mid-DATA gives 451 and the same session then queues the next message', async () => {
   const failingId = newQueueId(Date.now());
   nextIds.push(failingId);
-  await symlink('/dev/full', join(dataDir, 'spool', 'tmp', `${failingId}.eml`));
+  await symlink('/dev/full', join(dataDir, 'spool', 'queue', `${failingId}.eml`));
 
   const { port } = server.server.address() as AddressInfo;
   const connection = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true });

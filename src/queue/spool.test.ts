@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -61,10 +61,10 @@ describe('Spool.open', () => {
 });
 
 describe('receive and commit', () => {
-  it('streams the message to tmp/ and commits .eml and .json into queue/', async () => {
+  it('streams the message to queue/<id>.eml and commits it by creating its .json beside it', async () => {
     const draft = await spool.receive(Readable.from([MESSAGE.subarray(0, 10), MESSAGE.subarray(10)]));
     expect(draft.size).toBe(MESSAGE.length);
-    expect(await readdir(spoolDir('tmp'))).toEqual([`${draft.id}.eml`]);
+    expect(await readdir(spoolDir('queue'))).toEqual([`${draft.id}.eml`]);
 
     const record = await draft.commit(FIELDS);
 
@@ -85,8 +85,8 @@ describe('receive and commit', () => {
         { address: 'b@example.com', status: 'pending' },
       ],
     });
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
     expect((await readdir(spoolDir('queue'))).sort()).toEqual([`${draft.id}.eml`, `${draft.id}.json`]);
+    expect(await readdir(spoolDir('tmp'))).toEqual([]);
     expect(await readFile(spool.messagePath(draft.id))).toEqual(MESSAGE);
     const onDisk = queueRecordSchema.parse(JSON.parse(await readFile(spoolDir('queue', `${draft.id}.json`), 'utf8')));
     expect(onDisk).toEqual(record);
@@ -103,14 +103,14 @@ describe('receive and commit', () => {
   it('discard removes the received file', async () => {
     const draft = await spool.receive(Readable.from([MESSAGE]));
     await draft.discard();
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+    expect(await readdir(spoolDir('queue'))).toEqual([]);
     expect(await readdir(spoolDir('queue'))).toEqual([]);
   });
 
   it('a commit with no recipients fails and leaves nothing behind', async () => {
     const draft = await spool.receive(Readable.from([MESSAGE]));
     await expect(draft.commit({ ...FIELDS, recipients: [] })).rejects.toBeInstanceOf(SmtpReplyError);
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+    expect(await readdir(spoolDir('queue'))).toEqual([]);
     expect(await readdir(spoolDir('queue'))).toEqual([]);
   });
 
@@ -135,7 +135,7 @@ describe('receive when the input breaks', () => {
     const received = spool.receive(input);
     input.write(MESSAGE);
     // Let the first chunk reach the disk, so there is a partial file to clean up.
-    await waitFor(async () => (await readdir(spoolDir('tmp'))).length === 1 && (await stat(await tmpFile())).size > 0);
+    await waitFor(async () => (await readdir(spoolDir('queue'))).length === 1 && (await stat(await tmpFile())).size > 0);
     input.destroy(Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' }));
 
     const error = await received.catch((e: unknown) => e);
@@ -143,17 +143,17 @@ describe('receive when the input breaks', () => {
     expect((error as SmtpReplyError).reply).toMatch(/^451 4\.4\.2 /);
     expect((error as Error).cause).toBeInstanceOf(MessageSourceError);
     expect(((error as Error).cause as Error).cause).toMatchObject({ code: 'ECONNECTION' });
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+    expect(await readdir(spoolDir('queue'))).toEqual([]);
   });
 
   it('removes the partial file when the stream is destroyed without an error', async () => {
     const input = new PassThrough();
     const received = spool.receive(input);
     input.write(MESSAGE);
-    await waitFor(async () => (await readdir(spoolDir('tmp'))).length === 1 && (await stat(await tmpFile())).size > 0);
+    await waitFor(async () => (await readdir(spoolDir('queue'))).length === 1 && (await stat(await tmpFile())).size > 0);
     input.destroy();
     await expect(received).rejects.toMatchObject({ responseCode: 451, enhancedCode: '4.4.2' });
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+    expect(await readdir(spoolDir('queue'))).toEqual([]);
   });
 
   it('rejects when the client is gone before the file is even open', async () => {
@@ -161,7 +161,7 @@ describe('receive when the input breaks', () => {
     const received = spool.receive(input);
     input.destroy(); // 'close' is emitted while the spool is still opening tmp/<id>.eml
     await expect(received).rejects.toMatchObject({ responseCode: 451, enhancedCode: '4.4.2' });
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+    expect(await readdir(spoolDir('queue'))).toEqual([]);
   });
 
   it('rejects, and nothing crashes, when the client is gone with an error before the file is even open', async () => {
@@ -171,12 +171,12 @@ describe('receive when the input breaks', () => {
     const received = spool.receive(input);
     input.destroy(new Error('Connection closed before the message was received in full'));
     await expect(received).rejects.toMatchObject({ responseCode: 451, enhancedCode: '4.4.2' });
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+    expect(await readdir(spoolDir('queue'))).toEqual([]);
   });
 
   async function tmpFile(): Promise<string> {
-    const [name] = await readdir(spoolDir('tmp'));
-    return spoolDir('tmp', name ?? 'none');
+    const [name] = await readdir(spoolDir('queue'));
+    return spoolDir('queue', name ?? 'none');
   }
 });
 
@@ -190,9 +190,9 @@ describe('receive when the disk fails', () => {
   // Tests run as root, where permissions do not stop a write, so the failures are made at real
   // kernel boundaries instead: a path component that is not a folder, and a device that is full.
 
-  it('answers 451 4.3.0 with the fs error as cause when tmp/ cannot hold files, and drains the input', async () => {
-    await rm(spoolDir('tmp'), { recursive: true });
-    await writeFile(spoolDir('tmp'), 'not a folder'); // open(tmp/<id>.eml) now fails (NOT_A_FOLDER)
+  it('answers 451 4.3.0 with the fs error as cause when queue/ cannot hold files, and drains the input', async () => {
+    await rm(spoolDir('queue'), { recursive: true });
+    await writeFile(spoolDir('queue'), 'not a folder'); // open(queue/<id>.eml) now fails (NOT_A_FOLDER)
     const input = Readable.from([MESSAGE, MESSAGE]);
     const ended = new Promise((resolve) => input.once('end', resolve));
 
@@ -203,14 +203,14 @@ describe('receive when the disk fails', () => {
     expect((error as Error).cause).toMatchObject({ code: NOT_A_FOLDER });
     // The producer (smtp-server's DATA stream) must reach its end, or it would never reply.
     await ended;
-    expect(await readdir(spoolDir('queue'))).toEqual([]);
+    expect(await readdir(spoolDir('tmp'))).toEqual([]);
   });
 
   // /dev/full is Linux's "disk full" device: every write(2) fails with ENOSPC.
   it.runIf(existsSync('/dev/full'))('answers 451 on ENOSPC midway, removes the file and drains the input', async () => {
     const id = newQueueId(clock.now());
     nextIds.push(id);
-    await symlink('/dev/full', spoolDir('tmp', `${id}.eml`));
+    await symlink('/dev/full', spoolDir('queue', `${id}.eml`));
     const chunks = Array.from({ length: 50 }, () => Buffer.alloc(64 * 1024, 0x61));
     const input = Readable.from(chunks);
     let ended = false;
@@ -223,21 +223,22 @@ describe('receive when the disk fails', () => {
     expect(error).toBeInstanceOf(SmtpReplyError);
     expect((error as SmtpReplyError).responseCode).toBe(451);
     expect((error as Error).cause).toMatchObject({ code: 'ENOSPC' });
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+    expect(await readdir(spoolDir('queue'))).toEqual([]);
     await waitFor(async () => ended);
   });
 
-  it('answers 451 when the commit cannot rename into queue/, and leaves nothing behind', async () => {
+  it('answers 451 when the commit cannot create the record, removes the .eml and leaves what it did not make', async () => {
     const draft = await spool.receive(Readable.from([MESSAGE]));
-    await rm(spoolDir('queue'), { recursive: true });
-    await writeFile(spoolDir('queue'), 'not a folder');
+    // The record is created exclusively: a name already taken fails the commit (EEXIST).
+    await mkdir(spoolDir('queue', `${draft.id}.json`));
 
     const error = await draft.commit(FIELDS).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(SmtpReplyError);
     expect((error as SmtpReplyError).reply).toMatch(/^451 4\.3\.0 /);
-    expect((error as Error).cause).toMatchObject({ code: NOT_A_FOLDER });
-    expect(await readdir(spoolDir('tmp'))).toEqual([]);
+    expect((error as Error).cause).toMatchObject({ code: 'EEXIST' });
+    expect(await readdir(spoolDir('queue'))).toEqual([`${draft.id}.json`]);
+    expect((await stat(spoolDir('queue', `${draft.id}.json`))).isDirectory()).toBe(true);
   });
 });
 
@@ -251,8 +252,8 @@ describe('receive streams instead of buffering', () => {
     async function* input(): AsyncGenerator<Buffer> {
       for (let i = 0; i < chunks; i += 1) {
         if (i % 32 === 31) {
-          const [name] = await readdir(spoolDir('tmp'));
-          const onDisk = name === undefined ? 0 : (await stat(spoolDir('tmp', name))).size;
+          const [name] = await readdir(spoolDir('queue'));
+          const onDisk = name === undefined ? 0 : (await stat(spoolDir('queue', name))).size;
           largestBacklog = Math.max(largestBacklog, produced - onDisk);
         }
         produced += chunk.length;
@@ -263,7 +264,7 @@ describe('receive streams instead of buffering', () => {
     const draft = await spool.receive(Readable.from(input()));
 
     expect(draft.size).toBe(30 * 1024 * 1024);
-    expect((await stat(join(spoolDir('tmp'), `${draft.id}.eml`))).size).toBe(30 * 1024 * 1024);
+    expect((await stat(join(spoolDir('queue'), `${draft.id}.eml`))).size).toBe(30 * 1024 * 1024);
     // Backpressure bounds what is in memory to the stream buffers (about 1 MB here), whatever
     // the message size; a spool that buffered the message would have a backlog near 30 MB.
     expect(largestBacklog).toBeLessThan(4 * 1024 * 1024);

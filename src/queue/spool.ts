@@ -1,20 +1,20 @@
 /**
  * The durable spool: a message is committed, and only then may the client get `250`, when its
- * .json has been renamed into queue/ and queue/ has been fsynced (Postfix and Haraka discipline;
- * docs/architecture.md, "Queue, not pass-through").
+ * .eml and its .json are in queue/ and both files and queue/ itself have been fsynced (Postfix
+ * and Haraka discipline; docs/architecture.md, "Queue, not pass-through").
  *
  * The spool keeps no index in memory: receiving costs the same whatever the queue's size, and
  * the folders stay the single source of truth.
  */
 import { Readable } from 'node:stream';
-import { rename, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { SpooledDraft } from '../core/spool-contracts.js';
 import { DirectorySync } from './directory-sync.js';
-import { moveDurable, writeFileSynced } from './durable-fs.js';
+import { createFileSyncing, moveDurable } from './durable-fs.js';
 import { writeMessageFile, MessageSourceError, type MessageSource, type WrittenMessage } from './message-file.js';
 import { buildRecord, type NewRecordFields } from './new-record.js';
 import { newQueueId } from './queue-id.js';
@@ -63,8 +63,8 @@ export class Spool {
   }
 
   /**
-   * Streams the message to tmp/<id>.eml and starts its fsync (commit waits for it). Never holds
-   * the whole message in memory.
+   * Streams the message to queue/<id>.eml and starts its fsync (commit waits for it). Never holds
+   * the whole message in memory. Without its record the file is not part of the queue yet.
    * Rejects with 451 4.3.0 (cause: the fs error) when the disk fails, with 451 4.4.2 (cause:
    * `MessageSourceError`) when the input breaks; either way the partial file is removed.
    */
@@ -107,12 +107,10 @@ export class Spool {
 
   private async receiveNow(message: MessageSource): Promise<SpooledDraft> {
     const id = this.newId(this.clock.now());
-    const tmpEml = join(this.folders.tmp, emlName(id));
     let written: WrittenMessage;
     try {
-      written = await writeMessageFile(message, tmpEml);
+      written = await writeMessageFile(message, this.messagePath(id));
     } catch (error) {
-      await rm(tmpEml, { force: true }).catch(() => undefined);
       if (error instanceof MessageSourceError) {
         this.logger.info({ id, err: error.cause }, 'Message stream broke before its end; nothing stored');
         throw transferInterrupted(error);
@@ -143,34 +141,35 @@ export class Spool {
         state = 'done';
         // Windows cannot remove a file that is still open; the fsync's handle closes when it ends.
         await synced.catch(() => undefined);
-        await rm(join(this.folders.tmp, emlName(id)), { force: true });
+        await rm(this.messagePath(id), { force: true });
       },
     };
   }
 
   private async commitNow(id: string, { size, synced }: WrittenMessage, fields: NewRecordFields): Promise<QueueRecord> {
-    const tmpEml = join(this.folders.tmp, emlName(id));
-    const tmpJson = join(this.folders.tmp, jsonName(id));
-    const queueEml = join(this.folders.queue, emlName(id));
+    const queueEml = this.messagePath(id);
     const queueJson = join(this.folders.queue, jsonName(id));
+    // Created exclusively (O_EXCL): if that fails, the name belongs to someone else and stays.
+    let recordCreated = false;
     try {
       const record = buildRecord(id, size, fields, this.clock.now());
-      // The message's fsync (under way since DATA ended) and the record's run side by side: the
-      // client waits for two fsync latencies before 250 instead of four (bench/bench.ts).
-      await Promise.all([synced, writeFileSynced(tmpJson, serializeRecord(record))]);
-      await rename(tmpEml, queueEml);
-      await rename(tmpJson, queueJson);
-      // One fsync of queue/ makes both new names durable; only then is the message committed and
-      // acknowledged. A crash before it returns acknowledged nothing: recovery removes an .eml
-      // left without its record. The .json cannot outlive the .eml on a journaling file system
-      // (ext4, XFS, NTFS, APFS commit metadata changes in order, and the .eml moved first); if
-      // one ever did, recovery would quarantine that never-acknowledged record, not lose mail.
-      await this.queueSync.request();
+      // One round of fsyncs before 250, as Postfix has (docs/performance.md): the .eml was made
+      // in queue/ when DATA began and its fsync has been under way since DATA ended; the record
+      // is made there under its final name, and its fsync and the folder's (both new names) run
+      // beside it. Only when all three have finished is the message committed and acknowledged.
+      // A crash before that acknowledged nothing, and recovery tells it apart (recovery.ts): an
+      // .eml without a record, an empty record, or an .eml shorter than its record says.
+      const recordFile = await createFileSyncing(queueJson, serializeRecord(record));
+      recordCreated = true;
+      // Every fsync settles before a failure is handled, so no handle is open when it is cleaned up.
+      const failure = (await Promise.allSettled([synced, recordFile.synced, this.queueSync.request()])).find(isRejected);
+      if (failure !== undefined) throw failure.reason;
       this.logger.debug({ id, size, account: record.account, recipients: record.recipients.length }, 'Message committed');
       return record;
     } catch (error) {
       // Not acknowledged, so nothing may stay: the client will send it again.
-      for (const path of [queueJson, queueEml, tmpJson, tmpEml]) await rm(path, { force: true }).catch(() => undefined);
+      await synced.catch(() => undefined);
+      for (const path of recordCreated ? [queueJson, queueEml] : [queueEml]) await rm(path, { force: true }).catch(() => undefined);
       this.logger.error({ id, err: error }, 'Could not commit a message to the spool');
       throw storeFailed(error);
     }
@@ -208,6 +207,10 @@ export class Spool {
     operation.then(forget, forget);
     return operation;
   }
+}
+
+function isRejected(result: PromiseSettledResult<unknown>): result is PromiseRejectedResult {
+  return result.status === 'rejected';
 }
 
 function summary(report: RecoveryReport): Record<string, number> {

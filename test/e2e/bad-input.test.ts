@@ -137,8 +137,8 @@ describe('malformed SMTP against the running relay', () => {
     const broke = await relay.waitForLog((line) => /nothing stored/.test(line.msg), 10_000);
     expect(broke.id).toEqual(expect.any(String));
     // ...and its partial file is gone, nothing was committed.
-    const tmp = join(dir, 'data', 'spool', 'tmp');
-    await vi.waitFor(async () => expect(await readdir(tmp)).toEqual([]), { timeout: 10_000, interval: 100 });
+    const queue = join(dir, 'data', 'spool', 'queue');
+    await vi.waitFor(async () => expect(await readdir(queue)).toEqual([]), { timeout: 10_000, interval: 100 });
     const listed = await cli(['queue', 'list', '--json', '--config', relay.configFile], dir);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([]);
