@@ -12,7 +12,7 @@
  * sets the relay's log level instead (what the info lines per message cost).
  */
 import { spawn } from 'node:child_process';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RELAY_CLI } from '../test/support/relay-process.js';
@@ -30,6 +30,8 @@ const BUILDS = (process.env.COST_CLIS ?? RELAY_CLI).split(',').map((spec) => {
 const MESSAGES = Number(process.env.COST_MESSAGES ?? 200);
 const ROUNDS = Number(process.env.COST_ROUNDS ?? 3);
 const STRACE = process.env.COST_STRACE === '1';
+/** COST_PERF=FILE: the measured messages under `perf record -g` (node --perf-basic-prof names JIT frames). */
+const PERF = process.env.COST_PERF;
 const TICKS_PER_SECOND = 100;
 
 async function cpuMs(pid: number): Promise<number> {
@@ -58,7 +60,7 @@ try {
       const straceFile = join(dir, 'strace.txt');
       const saved = { ...process.env };
       Object.assign(process.env, build.env);
-      const relay: LaunchedRelay = await launchRelay({ config, dir, port, cli: build.cli });
+      const relay: LaunchedRelay = await launchRelay({ config, dir, port, cli: build.cli, ...(PERF === undefined ? {} : { nodeArgs: ['--perf-basic-prof'] }) });
       process.env = saved;
       process.stderr.write(`round ${round + 1}: ${build.spec}\n`);
       for (let n = 0; n < 20; n += 1) await submitOnce(port, message);
@@ -66,17 +68,24 @@ try {
       const target = delivered + MESSAGES;
       const before = await cpuMs(relay.pid);
       // Attached to every thread of the relay for the measured messages only.
-      const strace = STRACE ? spawn('strace', ['-f', '-c', '-o', straceFile, '-p', String(relay.pid)], { stdio: 'ignore' }) : undefined;
-      if (strace !== undefined) await new Promise((done) => setTimeout(done, 1000));
+      const strace = STRACE ? spawn('strace', [...(process.env.COST_STRACE_ARGS ?? '-f -c').split(' '), '-o', straceFile, '-p', String(relay.pid)], { stdio: 'ignore' }) : undefined;
+      const perf = PERF === undefined ? undefined : spawn('perf', ['record', '-F', '1999', '-g', '-o', `${PERF}.${round}.${BUILDS.indexOf(build)}`, '-p', String(relay.pid)], { stdio: 'ignore' });
+      if (strace !== undefined || perf !== undefined) await new Promise((done) => setTimeout(done, 1000));
       const result = results.get(build.spec)!;
       for (let n = 0; n < MESSAGES; n += 1) result.latency.push(await submitOnce(port, message));
       while (delivered < target) await new Promise((done) => setTimeout(done, 20));
       result.cpu.push(((await cpuMs(relay.pid)) - before) / MESSAGES);
+      if (perf !== undefined) {
+        const exited = new Promise((done) => perf.once('exit', done));
+        perf.kill('SIGINT');
+        await exited;
+      }
       if (strace !== undefined) {
         const exited = new Promise((done) => strace.once('exit', done));
         strace.kill('SIGINT');
         await exited;
         result.strace += await readFile(straceFile, 'utf8');
+        if (process.env.COST_STRACE_RAW !== undefined) await writeFile(process.env.COST_STRACE_RAW, result.strace);
       }
       await relay.stop();
       await rm(dir, { recursive: true, force: true });

@@ -8,22 +8,38 @@
  * fsync() on a file descriptor for the directory is also needed.").
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Spool files hold mail and sealed files hold secrets: readable by the relay's own account only. */
 export const PRIVATE_FILE_MODE = 0o600;
 
+/**
+ * Windows cannot open a directory as a file (EISDIR/EPERM) and Node offers no other way to
+ * flush one there; NTFS journals its metadata changes itself, so directory fsyncs are skipped.
+ */
+export const DIRECTORY_FSYNC = process.platform !== 'win32';
+
 /** Makes renames and unlinks inside `dir` durable. */
 export async function fsyncDirectory(dir: string): Promise<void> {
-  // Windows cannot open a directory as a file (EISDIR/EPERM) and Node offers no other way to
-  // flush one there; NTFS journals its metadata changes itself, so we skip it.
-  if (process.platform === 'win32') return;
+  if (!DIRECTORY_FSYNC) return;
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Removes a file; one that is gone already is fine. One unlink(2), where fs.rm makes three
+ * calls (two lstats, then the unlink) on the thread pool the spool's fsyncs wait in.
+ */
+export async function removeFile(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 

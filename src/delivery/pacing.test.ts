@@ -14,7 +14,7 @@ import { configSchema, type Config } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { MessageSender, SendResult } from './message-sender.js';
-import { AcceptancePacer, PacingFile } from './pacing.js';
+import { AcceptancePacer, PACING_SAVE_DELAY_MS, PacingFile } from './pacing.js';
 import { DeliveryScheduler } from './scheduler.js';
 
 const WINDOW_MS = 60_000;
@@ -162,6 +162,26 @@ describe('pacing at acceptance', () => {
     expect(store.removed).toHaveLength(300);
     expect(exchange.refusals).toBe(0);
     expect(exchange.busiestWindow()).toBeLessThanOrEqual(LIMIT);
+  });
+
+  it('writes the window at most once a second while messages are accepted, and all of it on a clean stop', async () => {
+    const saved: number[] = [];
+    const save = file.save.bind(file);
+    file.save = (times, onError) => {
+      saved.push(clock.now());
+      save(times, onError);
+    };
+    const begin = clock.now();
+    await start(await enqueue(30));
+    await runUntil(() => store.removed.length === 30, 5 * 60_000);
+    const elapsedS = (clock.now() - begin) / 1000;
+    // 30 acceptances, written in batches: one write per second of acceptances at most.
+    expect(saved.length).toBeLessThanOrEqual(Math.ceil(elapsedS) + 1);
+    expect(saved.length).toBeLessThan(30);
+    for (const [index, at] of saved.entries()) if (index > 0) expect(at - (saved[index - 1] ?? 0)).toBeGreaterThanOrEqual(PACING_SAVE_DELAY_MS);
+    await stopScheduler(60_000);
+    await file.flushed();
+    expect((await file.load()).sage?.sort()).toEqual([...exchange.acceptedAt].sort());
   });
 
   it('failed connections do not use up the budget: after an outage the next message goes when the upstream is back', async () => {

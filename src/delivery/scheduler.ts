@@ -21,7 +21,7 @@ import type { DeliveryStore } from './delivery-store.js';
 import type { MessageSender } from './message-sender.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { MessageOutcomes } from './message-outcomes.js';
-import type { PacingFile } from './pacing.js';
+import { PACING_SAVE_DELAY_MS, type PacingFile } from './pacing.js';
 import { pauseIntervals, type PauseIntervals } from './retry-schedule.js';
 
 export type { AccountSnapshot, AccountState, DeliveryObserver, DeliverySnapshot } from '../core/delivery-contracts.js';
@@ -56,6 +56,8 @@ export class DeliveryScheduler {
   private readonly attempts: AttemptRunner;
   private readonly lanes = new Map<string, Lane>();
   private stopping = false;
+  /** Set while a write of the pacing window is scheduled. */
+  private cancelPacingSave: (() => void) | undefined;
 
   constructor(private readonly options: DeliverySchedulerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -163,6 +165,11 @@ export class DeliveryScheduler {
     });
     await Promise.race([this.idle(), timedOut]);
     cancelTimeout?.();
+    if (this.cancelPacingSave !== undefined) {
+      this.cancelPacingSave();
+      this.cancelPacingSave = undefined;
+      this.savePacing();
+    }
     await this.options.pacing?.file.flushed();
     for (const lane of this.lanes.values()) {
       lane.sender?.close();
@@ -245,7 +252,7 @@ export class DeliveryScheduler {
     const work = this.attempts.run(lane, record, forceTokenRefresh)
       .then((acceptedAt) => {
         lane.pacer.release(acceptedAt);
-        if (acceptedAt !== undefined) this.savePacing();
+        if (acceptedAt !== undefined) this.savePacingSoon();
       })
       .finally(() => {
         lane.inFlight.delete(record.id);
@@ -265,6 +272,15 @@ export class DeliveryScheduler {
 
   private keep(lane: Lane, record: QueueRecord): void {
     lane.waiting.set(record.id, record);
+  }
+
+  /** One write per PACING_SAVE_DELAY_MS however many messages were accepted meanwhile (pacing.ts). */
+  private savePacingSoon(): void {
+    if (this.options.pacing === undefined || this.cancelPacingSave !== undefined) return;
+    this.cancelPacingSave = this.clock.setTimer(PACING_SAVE_DELAY_MS, () => {
+      this.cancelPacingSave = undefined;
+      this.savePacing();
+    });
   }
 
   private savePacing(): void {

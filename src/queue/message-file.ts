@@ -7,9 +7,9 @@
  * ends (smtp-connection.js handler_DATA). Destroying it mid-message would leave the client
  * waiting, or the rest of the message read as commands.
  */
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
-import { PRIVATE_FILE_MODE } from './durable-fs.js';
+import { PRIVATE_FILE_MODE, removeFile } from './durable-fs.js';
 import { transientBufferRelease } from '../core/transient-buffers.js';
 
 /** The input stream failed or closed before its end. */
@@ -64,7 +64,7 @@ export async function writeMessageFile(source: MessageSource, path: string): Pro
   } catch (error) {
     // close() waits for a write still in flight (FileHandle.close in the Node docs).
     await handle.close().catch(() => undefined);
-    await rm(path, { force: true }).catch(() => undefined);
+    await removeFile(path).catch(() => undefined);
     throw error;
   }
   const synced = handle.sync().finally(() => handle.close());

@@ -7,14 +7,14 @@
  * the folders stay the single source of truth.
  */
 import { Readable } from 'node:stream';
-import { rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { SpooledDraft } from '../core/spool-contracts.js';
 import { DirectorySync } from './directory-sync.js';
-import { createFileSyncing, moveDurable } from './durable-fs.js';
+import { createFileSyncing, moveDurable, removeFile } from './durable-fs.js';
 import { writeMessageFile, MessageSourceError, type MessageSource, type WrittenMessage } from './message-file.js';
 import { buildRecord, type NewRecordFields } from './new-record.js';
 import { newQueueId } from './queue-id.js';
@@ -103,6 +103,7 @@ export class Spool {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
+    await this.queueSync.close();
   }
 
   private async receiveNow(message: MessageSource): Promise<SpooledDraft> {
@@ -141,7 +142,7 @@ export class Spool {
         state = 'done';
         // Windows cannot remove a file that is still open; the fsync's handle closes when it ends.
         await synced.catch(() => undefined);
-        await rm(this.messagePath(id), { force: true });
+        await removeFile(this.messagePath(id));
       },
     };
   }
@@ -169,7 +170,7 @@ export class Spool {
     } catch (error) {
       // Not acknowledged, so nothing may stay: the client will send it again.
       await synced.catch(() => undefined);
-      for (const path of recordCreated ? [queueJson, queueEml] : [queueEml]) await rm(path, { force: true }).catch(() => undefined);
+      for (const path of recordCreated ? [queueJson, queueEml] : [queueEml]) await removeFile(path).catch(() => undefined);
       this.logger.error({ id, err: error }, 'Could not commit a message to the spool');
       throw storeFailed(error);
     }
@@ -182,10 +183,10 @@ export class Spool {
   }
 
   private async removeNow(id: string): Promise<void> {
-    await rm(join(this.folders.queue, jsonName(id)), { force: true });
+    await removeFile(join(this.folders.queue, jsonName(id)));
     // Once the record is gone for good, a crash can only leave an .eml that recovery removes.
     await this.queueSync.request();
-    await rm(join(this.folders.queue, emlName(id)), { force: true });
+    await removeFile(join(this.folders.queue, emlName(id)));
   }
 
   private async moveToFailedNow(record: QueueRecord): Promise<void> {
