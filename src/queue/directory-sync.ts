@@ -12,6 +12,8 @@ import { DIRECTORY_FSYNC } from './durable-fs.js';
 export class DirectorySync {
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
+  /** Callers of `requestWithin` waiting for the next fsync anybody starts. */
+  private joining: { readonly promise: Promise<void>; readonly join: (started: Promise<void>) => void } | undefined;
   /** The folder, opened once: two calls (open, close) fewer per fsync, twice per message. */
   private handle: Promise<FileHandle> | undefined;
   private readonly sync: (dir: string) => Promise<void>;
@@ -35,6 +37,30 @@ export class DirectorySync {
         return this.start();
       });
     return this.next;
+  }
+
+  /**
+   * Like `request`, but starts no fsync of its own for up to `maxDelayMs`: it shares the next
+   * one that anybody starts (while mail comes in, every commit starts one), and only a quiet
+   * folder gets an fsync for it after the delay. For steps that must be durable before the next
+   * step but that nobody waits for (a delivered message's removal), so that they do not put an
+   * fsync of their own in the way of a commit that a client is waiting for.
+   */
+  requestWithin(maxDelayMs: number): Promise<void> {
+    if (this.joining !== undefined) return this.joining.promise;
+    let join: (started: Promise<void>) => void = () => undefined;
+    const promise = new Promise<void>((resolve, reject) => {
+      join = (started) => started.then(resolve, reject);
+    });
+    const timer = setTimeout(() => void this.request().catch(() => undefined), maxDelayMs);
+    this.joining = {
+      promise,
+      join: (started) => {
+        clearTimeout(timer);
+        join(started);
+      },
+    };
+    return promise;
   }
 
   /** Closes the folder once no fsync is under way (FileHandle.close waits for them). */
@@ -69,6 +95,9 @@ export class DirectorySync {
       if (this.running === started) this.running = undefined;
     });
     this.running = started;
+    // Whoever joined before this fsync began is served by it.
+    this.joining?.join(started);
+    this.joining = undefined;
     return started;
   }
 }

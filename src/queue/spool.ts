@@ -26,6 +26,13 @@ import { assertWritable, createSpoolFolders, emlName, jsonName, spoolFolders, ty
 export type { NewRecordFields, SpooledDraft } from '../core/spool-contracts.js';
 export type { RecoveryReport } from './recovery.js';
 
+/**
+ * How long a delivered message's removal waits for a commit's fsync of queue/ to share before
+ * it starts one itself. A crash in that time can only mean a second delivery (at-least-once),
+ * as a crash just before the removal would.
+ */
+export const REMOVAL_FSYNC_WAIT_MS = 20;
+
 export interface SpoolOptions {
   logger: Logger;
   clock?: Clock;
@@ -185,7 +192,8 @@ export class Spool {
   private async removeNow(id: string): Promise<void> {
     await removeFile(join(this.folders.queue, jsonName(id)));
     // Once the record is gone for good, a crash can only leave an .eml that recovery removes.
-    await this.queueSync.request();
+    // Nobody waits for this fsync: it shares the next commit's (directory-sync.ts).
+    await this.queueSync.requestWithin(REMOVAL_FSYNC_WAIT_MS);
     await removeFile(join(this.folders.queue, emlName(id)));
   }
 
