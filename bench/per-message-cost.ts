@@ -32,6 +32,8 @@ const ROUNDS = Number(process.env.COST_ROUNDS ?? 3);
 const STRACE = process.env.COST_STRACE === '1';
 /** COST_PERF=FILE: the measured messages under `perf record -g` (node --perf-basic-prof names JIT frames). */
 const PERF = process.env.COST_PERF;
+/** COST_HOLD=1: the relay delivers nothing (one an hour), so the figures are intake's alone. */
+const HOLD = process.env.COST_HOLD === '1';
 const TICKS_PER_SECOND = 100;
 
 async function cpuMs(pid: number): Promise<number> {
@@ -54,17 +56,17 @@ try {
       const logLevel = build.env.LOG_LEVEL as 'warn' | 'info' | undefined;
       const base = tenant.relayConfig(join(dir, 'data'), { listen: { port: 0 }, ...(logLevel === undefined ? {} : { log: { level: logLevel } }) });
       // Exchange's 30 a minute does not apply to the mock (as in bench.ts).
-      const config = { ...base, accounts: base.accounts.map((account) => ({ ...account, rate: { messages: 100_000, perSeconds: 1 } })) };
+      const config = { ...base, accounts: base.accounts.map((account) => ({ ...account, rate: HOLD ? { messages: 1, perSeconds: 3600 } : { messages: 100_000, perSeconds: 1 } })) };
       const port = await freePort();
       await (await launchRelay({ config, dir, port, cli: build.cli })).stop();
       const straceFile = join(dir, 'strace.txt');
       const saved = { ...process.env };
       Object.assign(process.env, build.env);
-      const relay: LaunchedRelay = await launchRelay({ config, dir, port, cli: build.cli, ...(PERF === undefined ? {} : { nodeArgs: ['--perf-basic-prof'] }) });
+      const relay: LaunchedRelay = await launchRelay({ config, dir, port, cli: build.cli, ...(PERF === undefined ? {} : { nodeArgs: ['--perf-basic-prof'] }), ...(process.env.COST_NODE_ARGS === undefined ? {} : { nodeArgs: process.env.COST_NODE_ARGS.split(' ') }) });
       process.env = saved;
       process.stderr.write(`round ${round + 1}: ${build.spec}\n`);
       for (let n = 0; n < 20; n += 1) await submitOnce(port, message);
-      while (delivered < 20 * (1 + round * BUILDS.length + BUILDS.indexOf(build))) await new Promise((done) => setTimeout(done, 20));
+      while (!HOLD && delivered < 20 * (1 + round * BUILDS.length + BUILDS.indexOf(build))) await new Promise((done) => setTimeout(done, 20));
       const target = delivered + MESSAGES;
       const before = await cpuMs(relay.pid);
       // Attached to every thread of the relay for the measured messages only.
@@ -73,7 +75,7 @@ try {
       if (strace !== undefined || perf !== undefined) await new Promise((done) => setTimeout(done, 1000));
       const result = results.get(build.spec)!;
       for (let n = 0; n < MESSAGES; n += 1) result.latency.push(await submitOnce(port, message));
-      while (delivered < target) await new Promise((done) => setTimeout(done, 20));
+      while (!HOLD && delivered < target) await new Promise((done) => setTimeout(done, 20));
       result.cpu.push(((await cpuMs(relay.pid)) - before) / MESSAGES);
       if (perf !== undefined) {
         const exited = new Promise((done) => perf.once('exit', done));

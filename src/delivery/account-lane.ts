@@ -41,20 +41,43 @@ export function newLane(account: AccountConfig, now: number, acceptedBefore: rea
 /** Oldest first (receivedAt, then id), so nothing starves. */
 export function oldest(records: Iterable<QueueRecord>): QueueRecord | undefined {
   let best: QueueRecord | undefined;
-  for (const record of records) {
-    if (best === undefined || record.receivedAt < best.receivedAt || (record.receivedAt === best.receivedAt && record.id < best.id)) best = record;
-  }
+  for (const record of records) if (best === undefined || isOlder(record, best)) best = record;
   return best;
 }
 
+function isOlder(a: QueueRecord, b: QueueRecord): boolean {
+  return a.receivedAt < b.receivedAt || (a.receivedAt === b.receivedAt && a.id < b.id);
+}
+
+/**
+ * Next-attempt times, parsed once per record object (records are replaced, never changed in
+ * place): the look for the next record to send runs for every message sent, over a backlog of
+ * hundreds while Exchange's 30 a minute holds a batch back.
+ */
+const dueTimes = new WeakMap<QueueRecord, number>();
+
+function dueAt(record: QueueRecord): number {
+  let at = dueTimes.get(record);
+  if (at === undefined) {
+    at = Date.parse(record.nextAttemptAt);
+    dueTimes.set(record, at);
+  }
+  return at;
+}
+
+/** The oldest record whose next attempt is due, in one pass without copying the backlog. */
 export function oldestDue(lane: Lane, now: number): QueueRecord | undefined {
-  return oldest([...lane.waiting.values()].filter((record) => Date.parse(record.nextAttemptAt) <= now));
+  let best: QueueRecord | undefined;
+  for (const record of lane.waiting.values()) {
+    if (dueAt(record) <= now && (best === undefined || isOlder(record, best))) best = record;
+  }
+  return best;
 }
 
 export function earliestAttempt(lane: Lane): number | undefined {
   let earliest: number | undefined;
   for (const record of lane.waiting.values()) {
-    const at = Date.parse(record.nextAttemptAt);
+    const at = dueAt(record);
     if (earliest === undefined || at < earliest) earliest = at;
   }
   return earliest;

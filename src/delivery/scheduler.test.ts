@@ -119,6 +119,32 @@ describe('DeliveryScheduler', () => {
     expect(store.removed).toHaveLength(7);
   });
 
+  it('while the rate holds a backlog back, a new message costs no look through the backlog', async () => {
+    const sender = new ScriptedSender(accept);
+    let reads = 0;
+    // Counts how often the scheduler compares records by age.
+    const counted = (record: QueueRecord): QueueRecord =>
+      new Proxy(record, {
+        get(target, key, receiver) {
+          if (key === 'receivedAt') reads += 1;
+          return Reflect.get(target, key, receiver) as unknown;
+        },
+      });
+    const backlog = await Promise.all(Array.from({ length: 300 }, (_, i) => store.add(`m${String(i).padStart(3, '0')}`, ['x@fabrikam.com'])));
+    const running = startScheduler(sender, makeConfig({ rate: { messages: 5, perSeconds: 60 } }));
+    running.start(backlog.map(counted));
+    await clock.advance(0);
+    expect(sender.calls).toHaveLength(5);
+    reads = 0;
+    for (let i = 0; i < 50; i += 1) running.enqueue(counted(await store.add(`n${i}`, ['x@fabrikam.com'])));
+    await clock.advance(0);
+    expect(sender.calls).toHaveLength(5);
+    expect(reads).toBe(0);
+    // When the window frees, the oldest go first.
+    await clock.advance(60_000);
+    expect(sender.calls.slice(5).map((call) => call.id)).toEqual(['m005', 'm006', 'm007', 'm008', 'm009']);
+  });
+
   it('removes a fully delivered message without rewriting its record first (one fsync round less)', async () => {
     const sender = new ScriptedSender(accept);
     const record = await store.add('m1', ['a@fabrikam.com', 'b@fabrikam.com']);

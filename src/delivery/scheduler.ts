@@ -202,10 +202,12 @@ export class DeliveryScheduler {
       this.probe(lane, now);
       return;
     }
-    while (lane.inFlight.size < lane.account.maxConnections) {
+    while (lane.inFlight.size < lane.account.maxConnections && lane.waiting.size > 0) {
+      // The pacing window first: while it is full (a batch held to 30 a minute), a new message
+      // costs no look through the backlog.
+      if (!this.slotFree(lane, now)) return;
       const record = oldestDue(lane, now);
       if (record === undefined) break;
-      if (!this.slotFree(lane, now)) return;
       this.dispatch(lane, record, false);
     }
     const next = lane.inFlight.size < lane.account.maxConnections ? earliestAttempt(lane) : undefined;
