@@ -117,3 +117,23 @@ describe('header From', () => {
     expect(replyOf(() => checkHeaderFrom(sage, ['undisclosed-senders:;']))).toMatch(/^550 5\.7\.1 From header has no valid address/);
   });
 });
+
+describe('checkHeaderSenders with the same field again (parsed bodies are remembered)', () => {
+  it('gives every repeat the answer of the first time: a valid From is still checked against each list, an invalid one refused again', () => {
+    const block = 'From: "Sage 100" <invoices@contoso.com>\r\n';
+    for (let round = 0; round < 3; round += 1) {
+      expect(() => checkHeaderSenders(block, ['invoices@contoso.com'])).not.toThrow();
+      // Remembering the parse never remembers the permission.
+      expect(replyOf(() => checkHeaderSenders(block, ['someone@contoso.com']))).toMatch(/^550 5\.7\.1 From header address <invoices@contoso.com> is not allowed/);
+      expect(replyOf(() => checkHeaderSenders('From: <a@contoso.com> <invoices@contoso.com>\r\n', ['invoices@contoso.com']))).toMatch(/^550 5\.7\.1 From header has no valid address/);
+    }
+  });
+
+  it('keeps answering correctly past the number of bodies it remembers', () => {
+    for (let n = 0; n < 600; n += 1) {
+      const address = `user${n}@contoso.com`;
+      expect(() => checkHeaderSenders(`From: <${address}>\r\n`, [address])).not.toThrow();
+      expect(replyOf(() => checkHeaderSenders(`From: <${address}>\r\n`, ['other@contoso.com']))).toMatch(/^550 5\.7\.1 /);
+    }
+  });
+});

@@ -2,10 +2,11 @@
  * Start-up recovery: rebuild the queue from the folders after any stop, clean or not
  * (docs/architecture.md, "Folders are states"). Each rule undoes or completes exactly one crash point:
  *
- *   tmp/*                                   never acknowledged                  -> removed
+ *   tmp/*                                   an interrupted record update (or a    -> removed
+ *                                           receive by a version up to 0.1.0, which wrote there)
  *   queue/X.eml without X.json              never committed                     -> removed
- *   queue/X.json empty, beside X.eml        a crash while committing            -> both removed
  *     ... and failed/X.json without its .eml  half-done `queue retry`           -> .eml moved back to failed/
+ *   queue/X.json empty, beside X.eml        a crash while committing            -> both removed
  *   queue/X.json without X.eml
  *     ... and failed/X.eml present           half-done move to failed/          -> .json moved to failed/
  *     ... otherwise                          damaged                             -> quarantined
@@ -72,7 +73,7 @@ export async function recoverSpool(folders: SpoolFolders, logger: Logger): Promi
 async function removeUnacknowledged(folders: SpoolFolders, logger: Logger, report: RecoveryReport): Promise<void> {
   for (const name of await readdir(folders.tmp)) {
     await rm(join(folders.tmp, name), { recursive: true, force: true });
-    logger.warn({ file: `tmp/${name}` }, 'Removed a message that was never acknowledged (interrupted receive)');
+    logger.warn({ file: `tmp/${name}` }, 'Removed a temporary file of an interrupted write (nothing in it was ever acknowledged)');
     report.removedLeftovers.push(`tmp/${name}`);
   }
 }

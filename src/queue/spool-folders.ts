@@ -1,7 +1,8 @@
 /**
  * Folders are states (docs/architecture.md, "Folders are states"):
- *   tmp/         being received, never acknowledged: removed at start-up
- *   queue/       committed, waiting for delivery: <id>.eml and <id>.json
+ *   tmp/         a record's next version before it is renamed into place: removed at start-up
+ *   queue/       committed, waiting for delivery: <id>.eml and <id>.json; also the .eml of a
+ *                message being received, which has no record until it is committed
  *   failed/      given up (a delivery status notification was due), kept for `queue retry`
  *   quarantine/  files recovery could not make sense of: kept for a person, never deleted
  */
