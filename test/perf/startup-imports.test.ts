@@ -1,9 +1,11 @@
 /**
  * What the daemon's modules load when `serve` starts: the large packages a relay may never need
  * (MSAL until an account asks for a token, mailparser until a Graph delivery, the keychain's
- * native addon until a key is read) stay unloaded. docs/performance.md ("Memory") has the sizes.
+ * native addon until a key is read) stay unloaded, and so do the other commands' modules (the
+ * CLI loads a command's work when it runs, src/cli/main.ts). docs/performance.md ("Memory") has
+ * the sizes.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,27 +13,39 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/relay-process.js';
 
-/** A loader hook that prints every package a module resolves to, then the composition root's import. */
+/** A loader hook that prints every package a module resolves to, and every module of dist/. */
 const HOOKS = `export async function resolve(specifier, context, next) {
   const resolved = await next(specifier, context);
   const match = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(resolved.url);
   if (match) process.stdout.write('PACKAGE ' + match[1] + '\\n');
+  const own = /\\/dist\\/(.+\\.js)$/.exec(resolved.url);
+  if (own && !match) process.stdout.write('MODULE ' + own[1] + '\\n');
   return resolved;
 }`;
+const REGISTER = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}));`;
+
+/** The modules of dist/ (paths below it) that the CLI loads for these arguments; its exit code does not matter. */
+function cliModules(args: readonly string[]): string[] {
+  const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+  return [...result.stdout.matchAll(/^MODULE (.+)$/gm)].map((match) => match[1] ?? '');
+}
 
 /** Runs `body` (module code) under the hook; returns the packages it loaded and the other lines it printed. */
 function run(body: string): { packages: Set<string>; lines: string[] } {
-  const script = [`import { register } from 'node:module';`, `register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}));`, body].join('\n');
+  const script = [REGISTER, body].join('\n');
   const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' });
   const lines = output.split('\n').filter((line) => line !== '');
   return {
     packages: new Set(lines.filter((line) => line.startsWith('PACKAGE ')).map((line) => line.slice('PACKAGE '.length))),
-    lines: lines.filter((line) => !line.startsWith('PACKAGE ')),
+    lines: lines.filter((line) => !line.startsWith('PACKAGE ') && !line.startsWith('MODULE ')),
   };
 }
 
 const dist = (path: string): string => pathToFileURL(join(REPO_ROOT, 'dist', path)).href;
 const RELAY_MODULE = join(REPO_ROOT, 'dist/daemon/relay.js');
+const CLI = join(REPO_ROOT, 'dist/cli/main.js');
+/** What only other commands need: their work, doctor, and the service managers. */
+const OTHER_COMMANDS = /^(cli\/.+-actions\.js|daemon\/doctor\.js|service\/)/;
 const MSAL = ['@azure/msal-node', '@azure/msal-common'];
 
 describe.skipIf(!existsSync(RELAY_MODULE))('modules loaded at start (dist/daemon/relay.js)', () => {
@@ -83,5 +97,16 @@ describe.skipIf(!existsSync(RELAY_MODULE))('modules loaded at start (dist/daemon
       expect.stringMatching(/^HELD unsealed: .*secret set --account unsealed/),
     ]);
     for (const name of MSAL) expect(packages).not.toContain(name);
+  });
+
+  it('serve loads the relay but no other command\'s modules; --help loads no command\'s work', () => {
+    // A configuration that cannot be read ends serve at once (exit 78), after its imports.
+    const serve = cliModules(['serve', '--config', join(REPO_ROOT, 'no-such-config.json')]);
+    expect(serve).toContain('daemon/relay.js');
+    expect(serve.filter((module) => OTHER_COMMANDS.test(module))).toEqual([]);
+    const help = cliModules(['--help']);
+    expect(help).toContain('cli/main.js');
+    // The definitions and the default configuration path (core/), no command's work.
+    expect(help.filter((module) => module === 'cli/serve-command.js' || OTHER_COMMANDS.test(module) || !/^(cli|core)\//.test(module))).toEqual([]);
   });
 });
