@@ -96,6 +96,26 @@ export class ClientCredentialsTokenProvider implements TokenProvider {
     return this.reuse.get(options.forceRefresh === true);
   }
 
+  /**
+   * The local half of a token request, for the daemon's start: reads the secret (or the
+   * certificate's private key) and checks the certificate against it, as the first request
+   * would, but asks Entra nothing, so MSAL stays unloaded (docs/performance.md, "Memory").
+   * Throws what getToken would throw for a missing or unusable credential (a
+   * SignInRequiredError: the account is held); a secret Entra refuses shows at the first
+   * request instead. The credential is not kept: the first request reads it again, so that
+   * `secret set` before it takes effect.
+   */
+  async checkCredential(): Promise<void> {
+    if (this.app !== undefined) return;
+    try {
+      this.createApp(await this.readSecret());
+    } catch (error) {
+      if (error instanceof SignInRequiredError) this.logger.error({ aadsts: error.aadstsCode }, error.message);
+      else this.logger.warn({ err: describe(error) }, 'the credential could not be read; the first token request tries again');
+      throw error;
+    }
+  }
+
   /** Closes the network client's idle connections. */
   close(): void {
     this.network.destroy();

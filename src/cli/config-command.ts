@@ -1,7 +1,5 @@
 /** `config check` and `config schema`. */
 import type { Command } from 'commander';
-import { configJsonSchema } from '../core/config.js';
-import { loadConfig } from '../core/config-load.js';
 import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
@@ -14,6 +12,8 @@ export function registerConfigCommands(program: Command): void {
     .requiredOption('-c, --config <file>', 'configuration file', defaultConfigFile())
     .action((options: { config: string }) =>
       runCommand(async () => {
+        // Loaded when the command runs, as every command's work is (src/cli/main.ts).
+        const { loadConfig } = await import('../core/config-load.js');
         const { config: loaded, file } = loadConfig(options.config);
         const accounts = loaded.accounts.map((a) => `${a.name} <${a.mailbox}> (${a.auth.method})`).join(', ');
         process.stdout.write(
@@ -26,5 +26,10 @@ export function registerConfigCommands(program: Command): void {
   config
     .command('schema')
     .description('Print the JSON Schema of the configuration file (what config.schema.json holds).')
-    .action(() => runCommand(async () => void process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`)));
+    .action(() =>
+      runCommand(async () => {
+        const { configJsonSchema } = await import('../core/config.js');
+        process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      }),
+    );
 }

@@ -3,7 +3,7 @@
  * each PASS, WARN or FAIL with the next step. Exit 0 when nothing failed (warnings allowed), 1 otherwise.
  */
 import type { Command } from 'commander';
-import { runDoctor, type CheckResult } from '../daemon/doctor.js';
+import type { CheckResult } from '../daemon/doctor.js';
 import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
@@ -24,6 +24,8 @@ export function registerDoctorCommand(program: Command): void {
     .option('--json', 'print the checks as JSON')
     .action((options: DoctorOptions) =>
       runCommand(async () => {
+        // Loaded when the command runs, not by every start of the CLI (`serve` included): src/cli/main.ts.
+        const { runDoctor } = await import('../daemon/doctor.js');
         const report = await runDoctor({
           configFile: options.config,
           ...(options.account === undefined ? {} : { account: options.account }),

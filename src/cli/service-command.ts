@@ -4,9 +4,10 @@
  * as the user). `--print` shows the files and commands and changes nothing.
  */
 import type { Command } from 'commander';
-import { currentServiceEnvironment, runServiceAction, SERVICE_ACTIONS, servicePlatform, type ServiceAction, type ServiceOptions } from '../service/index.js';
+import type { ServiceAction, ServiceOptions } from '../service/index.js';
 import { runCommand } from './run-command.js';
 
+/** One per action, in SERVICE_ACTIONS' order; the type makes sure none is missing. */
 const DESCRIPTIONS: Record<ServiceAction, string> = {
   install: 'Install the service (start at boot, restart on failure) and start it.',
   uninstall: 'Stop and remove the service; the data folder and any queued mail stay.',
@@ -18,7 +19,8 @@ const DESCRIPTIONS: Record<ServiceAction, string> = {
 
 export function registerServiceCommand(program: Command): void {
   const service = program.command('service').description('Run the relay as a Windows service, a systemd unit or a launchd job.');
-  for (const action of SERVICE_ACTIONS) {
+  // The actions come from the descriptions: src/service is loaded only when an action runs (src/cli/main.ts).
+  for (const action of Object.keys(DESCRIPTIONS) as ServiceAction[]) {
     const command = service
       .command(action)
       .description(DESCRIPTIONS[action])
@@ -31,7 +33,8 @@ export function registerServiceCommand(program: Command): void {
         .option('--data-dir <dir>', "the relay's data folder (default: the configuration's dataDir)");
     }
     command.action((options: ServiceOptions) =>
-      runCommand(() => {
+      runCommand(async () => {
+        const { currentServiceEnvironment, runServiceAction, servicePlatform } = await import('../service/index.js');
         const target = { platform: servicePlatform(), system: options.system === true, env: process.env };
         return runServiceAction(action, options, currentServiceEnvironment(target, (text) => process.stdout.write(text)));
       }),

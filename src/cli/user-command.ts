@@ -4,20 +4,15 @@
  * the process list). users.json holds scrypt hashes only; a running relay sees the change at
  * the next AUTH (it stats the file), no restart needed.
  */
-import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { readSecret } from '../auth/index.js';
-import { loadConfig } from '../core/config-load.js';
-import { DataFolderOwner } from '../core/ownership.js';
-import { addUser, listUsers, readUsersFile, removeUser, usersFilePath } from '../inbound/local-users.js';
 import { defaultConfigFile } from './default-config.js';
 import { runCommand } from './run-command.js';
 
-interface ConfigOption {
+export interface ConfigOption {
   config: string;
 }
 
-interface AddOptions extends ConfigOption {
+export interface AddOptions extends ConfigOption {
   account: string;
   sendAs?: string[];
   rewriteSender?: boolean;
@@ -33,51 +28,13 @@ export function registerUserCommand(program: Command): void {
     .requiredOption('-a, --account <name>', 'account the user sends for')
     .option('--send-as <address...>', "only these of the account's addresses (default: all of them)")
     .option('--rewrite-sender', "accept any sender from this user and rewrite it to the account's mailbox")
-    .action((name: string, options: AddOptions) =>
-      runCommand(async () => {
-        const { config } = loadConfig(options.config);
-        const account = config.accounts.find((candidate) => candidate.name === options.account);
-        if (account === undefined) {
-          throw new Error(`No account named "${options.account}" in the configuration (${config.accounts.map((a) => a.name).join(', ')})`);
-        }
-        const allowed = new Set([account.mailbox, ...account.sendAs].map((address) => address.toLowerCase()));
-        const foreign = (options.sendAs ?? []).filter((address) => !allowed.has(address.toLowerCase()));
-        if (foreign.length > 0) throw new Error(`--send-as ${foreign.join(', ')}: not an address of account "${account.name}" (mailbox or sendAs)`);
-        const owner = await DataFolderOwner.of(config.dataDir);
-        const password = await readSecret({ prompt: { text: `Password for ${name} (not shown): `, output: process.stderr } });
-        await addUser(usersFilePath(config.dataDir), name, password, {
-          account: account.name,
-          sendAs: options.sendAs,
-          rewriteSender: options.rewriteSender === true,
-        });
-        await owner.adopt([basename(usersFilePath(config.dataDir))]);
-        process.stdout.write(`User ${name} sends for ${account.name}.\n`);
-      }),
-    );
+    .action((name: string, options: AddOptions) => runCommand(async () => (await import('./user-actions.js')).userAdd(name, options)));
 
   withConfig(user.command('remove').argument('<name>', 'user name'))
     .description('Remove a user.')
-    .action((name: string, options: ConfigOption) =>
-      runCommand(async () => {
-        const { config } = loadConfig(options.config);
-        const owner = await DataFolderOwner.of(config.dataDir);
-        if (!(await removeUser(usersFilePath(config.dataDir), name))) throw new Error(`No user named "${name}"`);
-        await owner.adopt([basename(usersFilePath(config.dataDir))]);
-        process.stdout.write(`Removed user ${name}.\n`);
-      }),
-    );
+    .action((name: string, options: ConfigOption) => runCommand(async () => (await import('./user-actions.js')).userRemove(name, options)));
 
   withConfig(user.command('list'))
     .description('List the users, their account and addresses (never passwords).')
-    .action((options: ConfigOption) =>
-      runCommand(async () => {
-        const { config } = loadConfig(options.config);
-        const users = listUsers(await readUsersFile(usersFilePath(config.dataDir)));
-        if (users.length === 0) process.stdout.write('No local users.\n');
-        for (const entry of users) {
-          const sendAs = entry.sendAs === undefined ? 'all addresses' : entry.sendAs.join(', ');
-          process.stdout.write(`${entry.name}\taccount ${entry.account}\t${sendAs}${entry.rewriteSender ? '\trewrites sender' : ''}\n`);
-        }
-      }),
-    );
+    .action((options: ConfigOption) => runCommand(async () => (await import('./user-actions.js')).userList(options)));
 }

@@ -3,7 +3,7 @@
  * upstream sender, the delivery observer and the stuck-queue watch are built from the
  * configuration and the parts already started.
  */
-import type { ClosableTokenProvider } from '../auth/index.js';
+import { ClientCredentialsTokenProvider, type ClosableTokenProvider } from '../auth/index.js';
 import type { Clock } from '../core/clock.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import { isHeldState } from '../core/delivery-contracts.js';
@@ -125,16 +125,21 @@ export function stuckQueueWatch(config: Config, parts: { logger: Logger; clock: 
 }
 
 /**
- * An app-only account without a usable client secret is held (status CRITICAL) from the start,
- * not only once its first message fails.
+ * An app-only account without a usable client secret or private key (none stored, a key file
+ * that cannot be read, a key that does not belong to the certificate) is held (status
+ * CRITICAL) from the start, not only once its first message fails. Only the local half of a
+ * token request is made: asking Entra would load MSAL at every start (about 4-5 MiB of the
+ * idle relay, docs/performance.md "Memory"). A secret Entra refuses holds the account at its
+ * first delivery, and `doctor` asks Entra for a token. Settles once every check has (it never
+ * rejects): the start does not wait for it, test/perf/startup-imports.test.ts does.
  */
-export function holdAppOnlyAccountsWithoutSecret(config: Config, tokens: ReadonlyMap<string, ClosableTokenProvider>, scheduler: DeliveryScheduler): void {
-  for (const account of config.accounts) {
-    if (account.auth.method !== 'client-credentials') continue;
-    tokenFor(tokens, account.name)
-      .getToken()
-      .catch((error: unknown) => {
-        if (error instanceof SignInRequiredError) scheduler.hold(account.name, error.message);
-      });
-  }
+export async function holdAppOnlyAccountsWithoutSecret(config: Config, tokens: ReadonlyMap<string, ClosableTokenProvider>, scheduler: DeliveryScheduler): Promise<void> {
+  const checks = config.accounts.map(async (account) => {
+    const provider = tokenFor(tokens, account.name);
+    if (!(provider instanceof ClientCredentialsTokenProvider)) return;
+    await provider.checkCredential().catch((error: unknown) => {
+      if (error instanceof SignInRequiredError) scheduler.hold(account.name, error.message);
+    });
+  });
+  await Promise.all(checks);
 }

@@ -152,7 +152,7 @@ export class Relay {
         // "At once on sign-in required" (and a new login clears what was due).
         alert: () => void monitor.checkNow(),
       });
-      holdAppOnlyAccountsWithoutSecret(config, tokens, scheduler);
+      void holdAppOnlyAccountsWithoutSecret(config, tokens, scheduler);
 
       const inbound = await running.start('SMTP listener', () => startInbound({
         listen: config.listen,

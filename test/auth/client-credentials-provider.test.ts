@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenProvider, MissingClientSecretError, REFRESH_BEFORE_EXPIRY_MS, type ClosableTokenProvider, type TokenRequestOutcome } from '../../src/auth/index.js';
+import { ClientCredentialsTokenProvider, ClientSecretNotStoredError, createTokenProvider, MissingClientSecretError, REFRESH_BEFORE_EXPIRY_MS, type ClosableTokenProvider, type TokenRequestOutcome } from '../../src/auth/index.js';
 import { configSchema, type AccountConfig, type Config } from '../../src/core/config.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
 import { SignInRequiredError } from '../../src/core/token.js';
@@ -113,6 +113,23 @@ describe('client-credentials token provider', () => {
     expect(error).toBeInstanceOf(SignInRequiredError);
     expect((error as SignInRequiredError).aadstsCode).toBe('AADSTS7000215');
     expect((error as Error).message).not.toContain('not-the-secret');
+  });
+
+  it('checks the credential at start without asking Entra: a missing stored secret fails it, a wrong one shows at the first request', async () => {
+    const before = tenant.identity.tokenRequests;
+    const appOnly = (created: ClosableTokenProvider): ClientCredentialsTokenProvider => {
+      providers.push(created);
+      if (!(created instanceof ClientCredentialsTokenProvider)) throw new Error('not an app-only provider');
+      return created;
+    };
+    const sealed = account({ clientSecret: undefined });
+    const unsealed = appOnly(createTokenProvider(sealed, config.identity, { logger: silentLogger(), clientSecretSource: () => Promise.reject(new ClientSecretNotStoredError(sealed.name)) }));
+    await expect(unsealed.checkCredential()).rejects.toBeInstanceOf(ClientSecretNotStoredError);
+
+    const wrong = appOnly(createTokenProvider(account({ clientSecret: undefined }), config.identity, { logger: silentLogger(), clientSecretSource: async () => 'not-the-secret' }));
+    await expect(wrong.checkCredential()).resolves.toBeUndefined();
+    expect(tenant.identity.tokenRequests).toBe(before);
+    await expect(wrong.getToken()).rejects.toMatchObject({ aadstsCode: 'AADSTS7000215' });
   });
 
   it('turns an expired secret (AADSTS7000222) into SignInRequiredError', async () => {
