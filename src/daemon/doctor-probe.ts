@@ -2,7 +2,6 @@
  * doctor's probe of the upstream and how a failed check is worded: the connection uses the
  * delivery transport's TLS rules, and the fix comes from the catalogue (src/health/fixes.ts).
  */
-import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../core/config.js';
 import { upstreamTlsOptions } from '../delivery/index.js';
@@ -12,8 +11,12 @@ import type { CheckResult } from './doctor.js';
 /** A doctor must answer in a human's patience even when the configured timeout is long. */
 const MAX_PROBE_TIMEOUT_MS = 20_000;
 
-/** One short-lived connection with the delivery transport's TLS rules (upstream-transport.ts). */
-export function probeTransport(config: Config, oauth: { user: string; accessToken: string; expires: number } | undefined) {
+/**
+ * One short-lived connection with the delivery transport's TLS rules (upstream-transport.ts).
+ * nodemailer is imported here, not at the top: the daemon loads this file at start, and only
+ * `doctor` needs it (docs/performance.md, "Memory").
+ */
+export async function probeTransport(config: Config, oauth: { user: string; accessToken: string; expires: number } | undefined) {
   const { host, port, connectionTimeoutSeconds } = config.upstream;
   const timeout = Math.min(connectionTimeoutSeconds * 1000, MAX_PROBE_TIMEOUT_MS);
   const options: SMTPTransport.Options = {
@@ -31,6 +34,7 @@ export function probeTransport(config: Config, oauth: { user: string; accessToke
     debug: false,
     ...(oauth === undefined ? {} : { auth: { type: 'OAuth2' as const, ...oauth } }),
   };
+  const { default: nodemailer } = await import('nodemailer');
   return nodemailer.createTransport(options);
 }
 

@@ -166,7 +166,7 @@ async function checkUpstreamTls(config: Config, record: Record): Promise<boolean
   const { host, port, minTlsVersion } = config.upstream;
   const context: FixContext = { host, port };
   try {
-    await probeTransport(config, undefined).verify();
+    await (await probeTransport(config, undefined)).verify();
     record({ check: 'upstream-tls', status: 'pass', finding: `${host}:${port} answers; STARTTLS with ${minTlsVersion} or later and a valid certificate` });
     return true;
   } catch (error) {
@@ -245,7 +245,7 @@ function buildProvider(config: Config, account: AccountConfig, context: AccountC
 
 /** nodemailer's verify(): connect, EHLO, STARTTLS, AUTH, QUIT; it never sends MAIL FROM. */
 async function checkAuth(config: Config, account: AccountConfig, token: AccessToken, fixContext: FixContext, record: Record): Promise<void> {
-  const transport = probeTransport(config, { user: account.mailbox, accessToken: token.token, expires: token.expiresAt });
+  const transport = await probeTransport(config, { user: account.mailbox, accessToken: token.token, expires: token.expiresAt });
   try {
     await transport.verify();
     record({ check: 'auth', account: account.name, status: 'pass', finding: `Exchange accepted AUTH XOAUTH2 as ${account.mailbox} (no mail sent)` });

@@ -9,7 +9,8 @@
  * user=<mailbox> (https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth).
  */
 import { createReadStream } from 'node:fs';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { AccountConfig, Config } from '../core/config.js';
 import { releasingPassThrough } from '../core/transient-buffers.js';
 import type { QueueRecord } from '../core/queue-record.js';
@@ -45,7 +46,8 @@ interface NodemailerFailure extends Error {
 
 export class UpstreamTransport implements MessageSender {
   private readonly options: UpstreamTransportOptions;
-  private transporter;
+  /** Made at the first send: nodemailer is loaded only then (docs/performance.md, "Memory"). */
+  private transporter: Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options> | undefined;
   private readonly tokens: TokenProvider;
   /** The token the pool's connections authenticated with (never logged). */
   private connectedWith: string | undefined;
@@ -58,10 +60,17 @@ export class UpstreamTransport implements MessageSender {
     this.options = options;
     this.tokens = options.tokens;
     this.messagePath = options.messagePath;
-    this.transporter = this.createTransporter();
   }
 
-  private createTransporter() {
+  private async pool(): Promise<Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>> {
+    if (this.transporter !== undefined) return this.transporter;
+    const { default: nodemailer } = await import('nodemailer');
+    // Another send may have made it while this one waited for the import.
+    this.transporter ??= this.createTransporter(nodemailer);
+    return this.transporter;
+  }
+
+  private createTransporter(nodemailer: typeof import('nodemailer').default): Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options> {
     const { upstream, account } = this.options;
     const timeoutMs = upstream.connectionTimeoutSeconds * 1000;
     const transporter = nodemailer.createTransport({
@@ -116,10 +125,11 @@ export class UpstreamTransport implements MessageSender {
     this.replacePool();
   }
 
+  /** The next send makes a new pool. */
   private replacePool(): void {
-    this.transporter.close();
+    this.transporter?.close();
+    this.transporter = undefined;
     this.connectedWith = undefined;
-    this.transporter = this.createTransporter();
   }
 
   async send(record: QueueRecord, recipients: string[], options: SendOptions = {}): Promise<SendResult> {
@@ -146,7 +156,7 @@ export class UpstreamTransport implements MessageSender {
       // offers 8BITMIME, as Exchange Online does; without it a strict server may refuse or
       // mangle Latin-1 bodies from legacy programs).
       const envelope = { from: record.mailFrom, to: recipients, use8BitMime: true };
-      const info = await this.transporter.sendMail({ raw, envelope });
+      const info = await (await this.pool()).sendMail({ raw, envelope });
       return {
         kind: 'sent',
         response: info.response,
@@ -163,7 +173,8 @@ export class UpstreamTransport implements MessageSender {
   }
 
   close(): void {
-    this.transporter.close();
+    this.transporter?.close();
+    this.transporter = undefined;
   }
 
   private describeFailure(error: unknown): SendResult {

@@ -4,7 +4,6 @@
  * 7bit or quoted-printable for the body, and folds lines well under 998 octets (RFC 5322 2.1.1).
  */
 import { randomUUID } from 'node:crypto';
-import MailComposer from 'nodemailer/lib/mail-composer';
 
 export const NOTICE_SENDER_NAME = 'smtp-oauth-relay';
 export const NOTICE_SUBJECT_PREFIX = '[smtp-oauth-relay]';
@@ -24,6 +23,8 @@ export interface NoticeContent {
 
 export async function composeNotice(content: NoticeContent): Promise<Buffer> {
   if (content.to.length === 0) throw new Error('a notice needs at least one recipient');
+  // Imported here: notices are rare, and the daemon would otherwise load mail-composer at start.
+  const { default: MailComposer } = await import('nodemailer/lib/mail-composer');
   const composer = new MailComposer({
     from: { name: NOTICE_SENDER_NAME, address: content.fromMailbox },
     to: [...content.to],

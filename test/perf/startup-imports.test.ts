@@ -18,6 +18,7 @@ const HOOKS = `export async function resolve(specifier, context, next) {
   const resolved = await next(specifier, context);
   const match = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(resolved.url);
   if (match) process.stdout.write('PACKAGE ' + match[1] + '\\n');
+  if (match && match[1] === 'nodemailer') process.stdout.write('NODEMAILER ' + resolved.url.slice(resolved.url.indexOf('/nodemailer/') + 12) + '\\n');
   const own = /\\/dist\\/(.+\\.js)$/.exec(resolved.url);
   if (own && !match) process.stdout.write('MODULE ' + own[1] + '\\n');
   return resolved;
@@ -31,13 +32,14 @@ function cliModules(args: readonly string[]): string[] {
 }
 
 /** Runs `body` (module code) under the hook; returns the packages it loaded and the other lines it printed. */
-function run(body: string): { packages: Set<string>; lines: string[] } {
+function run(body: string): { packages: Set<string>; nodemailerFiles: string[]; lines: string[] } {
   const script = [REGISTER, body].join('\n');
   const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' });
   const lines = output.split('\n').filter((line) => line !== '');
   return {
     packages: new Set(lines.filter((line) => line.startsWith('PACKAGE ')).map((line) => line.slice('PACKAGE '.length))),
-    lines: lines.filter((line) => !line.startsWith('PACKAGE ') && !line.startsWith('MODULE ')),
+    nodemailerFiles: lines.filter((line) => line.startsWith('NODEMAILER ')).map((line) => line.slice('NODEMAILER '.length)),
+    lines: lines.filter((line) => !line.startsWith('PACKAGE ') && !line.startsWith('MODULE ') && !line.startsWith('NODEMAILER ')),
   };
 }
 
@@ -55,11 +57,14 @@ describe.skipIf(!existsSync(RELAY_MODULE))('modules loaded at start (dist/daemon
     dir = undefined;
   });
 
-  it('loads smtp-server but not MSAL, mailparser or the keychain addon', () => {
-    const { packages } = run(`await import(${JSON.stringify(dist('daemon/relay.js'))});`);
-    // The hook works: the SMTP server is needed at once.
+  it('loads smtp-server but not MSAL, mailparser, the keychain addon or nodemailer\'s transports', () => {
+    const { packages, nodemailerFiles } = run(`await import(${JSON.stringify(dist('daemon/relay.js'))});`);
+    // The hook works: the SMTP server is needed at once, and it uses a few of nodemailer's helpers.
     expect(packages).toContain('smtp-server');
+    expect(nodemailerFiles.some((file) => /shared/.test(file))).toBe(true);
     for (const name of [...MSAL, 'mailparser', '@napi-rs/keyring']) expect(packages).not.toContain(name);
+    // Transports and the message composer load at the first delivery, notice or doctor.
+    expect(nodemailerFiles.filter((file) => /(^|\/)(mailer|smtp-pool|smtp-transport|mail-composer|mime-node)\//.test(file))).toEqual([]);
   });
 
   it('holds an app-only account without a usable secret at start without loading MSAL', () => {
