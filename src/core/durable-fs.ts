@@ -66,7 +66,7 @@ export async function createFileSyncing(path: string, data: string | Uint8Array)
   } catch (error) {
     // This call made the file (O_EXCL), so a failed write must not leave it behind.
     await handle.close().catch(() => undefined);
-    await unlink(path).catch(() => undefined);
+    await removeFile(path).catch(() => undefined);
     throw error;
   }
   const synced = handle.sync().finally(() => handle.close());

@@ -106,11 +106,11 @@ const PARSED_BODIES_KEPT = 256;
 /** The addresses of a mailbox or mailbox-list field body, or the 550 for one that is not valid. */
 function mailboxAddresses(value: string, production: 'mailbox' | 'mailbox-list', label: string): readonly string[] {
   const key = `${production}\n${value}`;
-  const addresses = parsedBodies.has(key) ? parsedBodies.get(key) : parseMailboxes(value, production);
   if (!parsedBodies.has(key)) {
     if (parsedBodies.size >= PARSED_BODIES_KEPT) parsedBodies.clear();
-    parsedBodies.set(key, addresses);
+    parsedBodies.set(key, parseMailboxes(value, production));
   }
+  const addresses = parsedBodies.get(key);
   if (addresses === undefined) {
     throw new SmtpReplyError(
       550,
