@@ -55,26 +55,6 @@ export async function writeFileSynced(path: string, data: string | Uint8Array): 
 }
 
 /**
- * Creates `path`, which must not exist yet (O_EXCL), writes `data` to it and starts its fsync;
- * `synced` settles once the fsync has finished and the file is closed, and never rejects
- * unobserved. The caller can run other fsyncs (the folder's) meanwhile and await them together.
- */
-export async function createFileSyncing(path: string, data: string | Uint8Array): Promise<{ synced: Promise<void> }> {
-  const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
-  try {
-    await handle.writeFile(data);
-  } catch (error) {
-    // This call made the file (O_EXCL), so a failed write must not leave it behind.
-    await handle.close().catch(() => undefined);
-    await removeFile(path).catch(() => undefined);
-    throw error;
-  }
-  const synced = handle.sync().finally(() => handle.close());
-  synced.catch(() => undefined);
-  return { synced };
-}
-
-/**
  * Replaces `path` atomically and durably: readers see the old or the new content, never a mix,
  * and after a crash the file holds one of them whole.
  * `tmpDir` (same file system as `path`) keeps the temporary file out of a folder that is scanned.

@@ -15,7 +15,7 @@ import { Transform } from 'node:stream';
 import { runInNewContext } from 'node:vm';
 
 /** How much message data may stream between two minor collections. */
-export const RELEASE_EVERY_BYTES = 4 * 1024 * 1024;
+export const RELEASE_EVERY_BYTES = 1024 * 1024;
 
 type MinorGc = (options: { type: 'minor'; execution: 'async' }) => unknown;
 

@@ -1,16 +1,17 @@
 /**
- * Streams a message to a file without holding it in memory, and tells apart the two ways it can
- * fail: the sender's stream broke (client gone) or the disk refused (full, I/O error).
+ * Streams a message to its file without holding a large one in memory, and tells apart the two
+ * ways it can fail: the sender's stream broke (client gone) or the disk refused (full, I/O
+ * error). The file is written by the spool I/O thread (spool-io.ts); a message of ordinary size
+ * reaches it only with its commit.
  *
  * On a disk failure the rest of the input is drained, not destroyed: smtp-server reads the
  * message from the same parser as the commands, and it answers only when the DATA stream
  * ends (smtp-connection.js handler_DATA). Destroying it mid-message would leave the client
  * waiting, or the rest of the message read as commands.
  */
-import { open, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
-import { PRIVATE_FILE_MODE, removeFile } from './durable-fs.js';
 import { transientBufferRelease } from '../core/transient-buffers.js';
+import type { SpoolFileWriter } from './spool-io.js';
 
 /** The input stream failed or closed before its end. */
 export class MessageSourceError extends Error {
@@ -23,77 +24,46 @@ export class MessageSourceError extends Error {
 /** Fits `NodeJS.ReadableStream` and `stream.Readable` alike. */
 export type MessageSource = NodeJS.ReadableStream;
 
-/** A message file whose bytes are all written; `synced` settles when fsync(2) has finished. */
-export interface WrittenMessage {
-  readonly size: number;
-  /**
-   * The file's fsync, started as soon as the input ended, so that it runs while the caller
-   * checks the headers and writes the record. Whoever commits must await it; it never
-   * rejects unobserved.
-   */
-  readonly synced: Promise<void>;
-}
-
 /**
- * Writes `source` to `path`; resolves once every byte is written, with the fsync under way.
- * Rejects with `MessageSourceError` when the input fails, with the fs error when the disk does.
- * On rejection the partial file is removed; on a rejected `synced` the caller removes `path`.
+ * Passes `source` to `file`; resolves with the size once every byte is handed over, for the
+ * caller to commit. Rejects with `MessageSourceError` when the input fails, with the fs error
+ * when the disk does; either way the file is dropped.
  */
-export async function writeMessageFile(source: MessageSource, path: string): Promise<WrittenMessage> {
-  // Listen from the first moment: the client may go away while the file is being opened, and
-  // an 'error' nobody listens to would take the whole relay down with it.
-  let earlyError: unknown;
-  const onEarlyError = (error: unknown): void => {
-    earlyError ??= error;
-  };
-  source.on('error', onEarlyError);
-  let handle: FileHandle;
+export async function writeMessageFile(source: MessageSource, file: SpoolFileWriter): Promise<number> {
   try {
-    handle = await open(path, 'w', PRIVATE_FILE_MODE);
+    return await pump(source, file);
   } catch (error) {
-    source.removeListener('error', onEarlyError);
-    drain(source);
+    await file.abort().catch(() => undefined);
     throw error;
   }
-  let size: number;
-  try {
-    size = await pump(source, handle, () => {
-      source.removeListener('error', onEarlyError);
-      return earlyError;
-    });
-  } catch (error) {
-    // close() waits for a write still in flight (FileHandle.close in the Node docs).
-    await handle.close().catch(() => undefined);
-    await removeFile(path).catch(() => undefined);
-    throw error;
-  }
-  const synced = handle.sync().finally(() => handle.close());
-  synced.catch(() => undefined);
-  return { size, synced };
 }
 
-/** `takeEarlyError` hands over (and stops recording) an error the input had before pumping began. */
-function pump(source: MessageSource, handle: FileHandle, takeEarlyError: () => unknown): Promise<number> {
+function pump(source: MessageSource, file: SpoolFileWriter): Promise<number> {
   let written = 0;
   const release = transientBufferRelease();
   const sink = new Writable({
     // Backpressure keeps at most this much (plus the source's own buffer) in memory.
     highWaterMark: 64 * 1024,
     write(chunk: Buffer, _encoding, done) {
-      writeFully(handle, chunk).then(() => {
-        written += chunk.length;
-        release(chunk.length);
-        done();
-      }, done);
+      written += chunk.length;
+      release(chunk.length);
+      const caughtUp = file.write(chunk);
+      if (caughtUp === undefined) done();
+      else caughtUp.then(() => done(), done);
+    },
+    // A message large enough to stream is all on disk before the caller commits it.
+    final(done) {
+      const caughtUp = file.end();
+      if (caughtUp === undefined) done();
+      else caughtUp.then(() => done(), done);
     },
   });
 
   return new Promise<number>((resolve, reject) => {
-    // The client may have gone while the file was being opened: its 'close' has then been
-    // emitted already and would never reach the listeners below.
-    const earlyError = takeEarlyError();
-    if (isDestroyed(source) || earlyError !== undefined) {
-      reject(new MessageSourceError(earlyError ?? new Error('The input stream was closed before it could be read')));
+    // A client gone before the first byte: its 'close' has been emitted already and would
+    // never reach the listeners below.
+    if (isDestroyed(source)) {
+      reject(new MessageSourceError(new Error('The input stream was closed before it could be read')));
       return;
     }
     let sourceEnded = false;
@@ -134,17 +104,6 @@ function pump(source: MessageSource, handle: FileHandle, takeEarlyError: () => u
     sink.on('finish', onFinish);
     source.pipe(sink);
   });
-}
-
-/** write() may write less than asked (write(2)); loop until the chunk is on its way to disk. */
-async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    // A write that stores nothing without an error would loop forever.
-    if (bytesWritten === 0) throw new Error('The disk accepted no bytes');
-    offset += bytesWritten;
-  }
 }
 
 function isDestroyed(source: MessageSource): boolean {

@@ -11,6 +11,7 @@ import { ManualClock } from '../../test/support/manual-clock.js';
 import { MessageSourceError } from './message-file.js';
 import { newQueueId } from './queue-id.js';
 import { Spool, type NewRecordFields } from './spool.js';
+import { INLINE_BYTES } from './spool-io.js';
 
 const FIELDS: NewRecordFields = {
   kind: 'message',
@@ -20,6 +21,8 @@ const FIELDS: NewRecordFields = {
   recipients: ['a@example.com', 'b@example.com'],
 };
 const MESSAGE = Buffer.from('From: invoices@contoso.com\r\nTo: a@example.com\r\nSubject: Invoice\r\n\r\nHello\r\n');
+/** Streams to the spool I/O thread as it arrives, where an ordinary message waits for its commit. */
+const LARGER_THAN_INLINE = Buffer.concat([MESSAGE, Buffer.alloc(INLINE_BYTES + 64 * 1024, 0x61)]);
 
 let dataDir: string;
 let clock: ManualClock;
@@ -64,7 +67,8 @@ describe('receive and commit', () => {
   it('streams the message to queue/<id>.eml and commits it by creating its .json beside it', async () => {
     const draft = await spool.receive(Readable.from([MESSAGE.subarray(0, 10), MESSAGE.subarray(10)]));
     expect(draft.size).toBe(MESSAGE.length);
-    expect(await readdir(spoolDir('queue'))).toEqual([`${draft.id}.eml`]);
+    // A message of ordinary size reaches the disk with its commit (spool-io.ts, INLINE_BYTES).
+    expect(await readdir(spoolDir('queue'))).toEqual([]);
 
     const record = await draft.commit(FIELDS);
 
@@ -133,7 +137,7 @@ describe('receive when the input breaks', () => {
   it('removes the partial file when the stream errors midway (client gone)', async () => {
     const input = new PassThrough();
     const received = spool.receive(input);
-    input.write(MESSAGE);
+    input.write(LARGER_THAN_INLINE);
     // Let the first chunk reach the disk, so there is a partial file to clean up.
     await waitFor(async () => (await readdir(spoolDir('queue'))).length === 1 && (await stat(await tmpFile())).size > 0);
     input.destroy(Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' }));
@@ -149,7 +153,7 @@ describe('receive when the input breaks', () => {
   it('removes the partial file when the stream is destroyed without an error', async () => {
     const input = new PassThrough();
     const received = spool.receive(input);
-    input.write(MESSAGE);
+    input.write(LARGER_THAN_INLINE);
     await waitFor(async () => (await readdir(spoolDir('queue'))).length === 1 && (await stat(await tmpFile())).size > 0);
     input.destroy();
     await expect(received).rejects.toMatchObject({ responseCode: 451, enhancedCode: '4.4.2' });
@@ -193,7 +197,7 @@ describe('receive when the disk fails', () => {
   it('answers 451 4.3.0 with the fs error as cause when queue/ cannot hold files, and drains the input', async () => {
     await rm(spoolDir('queue'), { recursive: true });
     await writeFile(spoolDir('queue'), 'not a folder'); // open(queue/<id>.eml) now fails (NOT_A_FOLDER)
-    const input = Readable.from([MESSAGE, MESSAGE]);
+    const input = Readable.from([LARGER_THAN_INLINE, MESSAGE]);
     const ended = new Promise((resolve) => input.once('end', resolve));
 
     const error = await spool.receive(input).catch((e: unknown) => e);
@@ -204,6 +208,19 @@ describe('receive when the disk fails', () => {
     // The producer (smtp-server's DATA stream) must reach its end, or it would never reply.
     await ended;
     expect(await readdir(spoolDir('tmp'))).toEqual([]);
+  });
+
+  it('answers 451 4.3.0 at the commit when a message of ordinary size cannot be stored', async () => {
+    await rm(spoolDir('queue'), { recursive: true });
+    await writeFile(spoolDir('queue'), 'not a folder');
+    const draft = await spool.receive(Readable.from([MESSAGE]));
+
+    const error = await draft.commit(FIELDS).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(SmtpReplyError);
+    expect((error as SmtpReplyError).reply).toBe('451 4.3.0 Could not store the message, try again later');
+    expect((error as Error).cause).toMatchObject({ code: NOT_A_FOLDER });
+    await draft.discard();
   });
 
   // /dev/full is Linux's "disk full" device: every write(2) fails with ENOSPC.

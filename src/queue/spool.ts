@@ -1,7 +1,8 @@
 /**
  * The durable spool: a message is committed, and only then may the client get `250`, when its
  * .eml and its .json are in queue/ and both files and queue/ itself have been fsynced (Postfix
- * and Haraka discipline; docs/architecture.md, "Queue, not pass-through").
+ * and Haraka discipline; docs/architecture.md, "Queue, not pass-through"). Intake's files are
+ * written, committed and removed on the spool I/O thread (spool-io.ts).
  *
  * The spool keeps no index in memory: receiving costs the same whatever the queue's size, and
  * the folders stay the single source of truth.
@@ -13,13 +14,13 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { SpooledDraft } from '../core/spool-contracts.js';
-import { DirectorySync } from './directory-sync.js';
-import { createFileSyncing, moveDurable, removeFile } from './durable-fs.js';
-import { writeMessageFile, MessageSourceError, type MessageSource, type WrittenMessage } from './message-file.js';
+import { DIRECTORY_FSYNC, fsyncDirectory, moveDurable, PRIVATE_FILE_MODE } from './durable-fs.js';
+import { writeMessageFile, MessageSourceError, type MessageSource } from './message-file.js';
 import { buildRecord, type NewRecordFields } from './new-record.js';
 import { newQueueId } from './queue-id.js';
 import { serializeRecord, writeRecordFile } from './record-file.js';
 import { recoverSpool, type RecoveryReport } from './recovery.js';
+import { SpoolIo, type SpoolFileWriter } from './spool-io.js';
 import { spoolClosed, storeFailed, transferInterrupted } from './spool-errors.js';
 import { assertWritable, createSpoolFolders, emlName, jsonName, spoolFolders, type SpoolFolders } from './spool-folders.js';
 
@@ -43,8 +44,8 @@ export interface SpoolOptions {
 export class Spool {
   private closed = false;
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** fsync of queue/, shared by commits and removals that overlap (directory-sync.ts). */
-  private readonly queueSync: DirectorySync;
+  /** Writes, commits and removals of queue/ files; one fsync of queue/ per batch of them. */
+  private readonly io: SpoolIo;
 
   private constructor(
     private readonly folders: SpoolFolders,
@@ -52,7 +53,11 @@ export class Spool {
     private readonly clock: Clock,
     private readonly newId: (now: number) => string,
   ) {
-    this.queueSync = new DirectorySync(folders.queue);
+    this.io = new SpoolIo({
+      folder: DIRECTORY_FSYNC ? folders.queue : undefined,
+      fileMode: PRIVATE_FILE_MODE,
+      removalWaitMs: REMOVAL_FSYNC_WAIT_MS,
+    });
   }
 
   /** Creates the folders, recovers from any earlier stop and returns the queued records, oldest first. */
@@ -70,8 +75,8 @@ export class Spool {
   }
 
   /**
-   * Streams the message to queue/<id>.eml and starts its fsync (commit waits for it). Never holds
-   * the whole message in memory. Without its record the file is not part of the queue yet.
+   * Streams the message to queue/<id>.eml (an ordinary one goes with its commit). Never holds a
+   * large message in memory. Without its record the file is not part of the queue yet.
    * Rejects with 451 4.3.0 (cause: the fs error) when the disk fails, with 451 4.4.2 (cause:
    * `MessageSourceError`) when the input breaks; either way the partial file is removed.
    */
@@ -110,14 +115,15 @@ export class Spool {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
-    await this.queueSync.close();
+    await this.io.close();
   }
 
   private async receiveNow(message: MessageSource): Promise<SpooledDraft> {
     const id = this.newId(this.clock.now());
-    let written: WrittenMessage;
+    const file = this.io.create(this.messagePath(id));
+    let size: number;
     try {
-      written = await writeMessageFile(message, this.messagePath(id));
+      size = await writeMessageFile(message, file);
     } catch (error) {
       if (error instanceof MessageSourceError) {
         this.logger.info({ id, err: error.cause }, 'Message stream broke before its end; nothing stored');
@@ -126,10 +132,10 @@ export class Spool {
       this.logger.error({ id, err: error }, 'Could not write a message to the spool');
       throw storeFailed(error);
     }
-    return this.draft(id, written);
+    return this.draft(id, file, size);
   }
 
-  private draft(id: string, { size, synced }: WrittenMessage): SpooledDraft {
+  private draft(id: string, file: SpoolFileWriter, size: number): SpooledDraft {
     let state: 'open' | 'committing' | 'done' = 'open';
     return {
       id,
@@ -138,7 +144,7 @@ export class Spool {
         if (state !== 'open') throw new Error(`Message ${id} was already committed or discarded`);
         state = 'committing';
         try {
-          return await this.track(this.commitNow(id, { size, synced }, fields));
+          return await this.track(this.commitNow(id, file, size, fields));
         } finally {
           state = 'done';
         }
@@ -147,37 +153,25 @@ export class Spool {
         // After a commit the files belong to the queue; discarding them would lose a message.
         if (state !== 'open') return;
         state = 'done';
-        // Windows cannot remove a file that is still open; the fsync's handle closes when it ends.
-        await synced.catch(() => undefined);
-        await removeFile(this.messagePath(id));
+        await file.abort();
       },
     };
   }
 
-  private async commitNow(id: string, { size, synced }: WrittenMessage, fields: NewRecordFields): Promise<QueueRecord> {
-    const queueEml = this.messagePath(id);
-    const queueJson = join(this.folders.queue, jsonName(id));
-    // Created exclusively (O_EXCL): if that fails, the name belongs to someone else and stays.
-    let recordCreated = false;
+  private async commitNow(id: string, file: SpoolFileWriter, size: number, fields: NewRecordFields): Promise<QueueRecord> {
     try {
       const record = buildRecord(id, size, fields, this.clock.now());
-      // One round of fsyncs before 250, as Postfix has (docs/performance.md): the .eml was made
-      // in queue/ when DATA began and its fsync has been under way since DATA ended; the record
-      // is made there under its final name, and its fsync and the folder's (both new names) run
-      // beside it. Only when all three have finished is the message committed and acknowledged.
-      // A crash before that acknowledged nothing, and recovery tells it apart (recovery.ts): an
-      // .eml without a record, an empty record, or an .eml shorter than its record says.
-      const recordFile = await createFileSyncing(queueJson, serializeRecord(record));
-      recordCreated = true;
-      // Every fsync settles before a failure is handled, so no handle is open when it is cleaned up.
-      const failure = (await Promise.allSettled([synced, recordFile.synced, this.queueSync.request()])).find(isRejected);
-      if (failure !== undefined) throw failure.reason;
+      // One round of fsyncs before 250, as Postfix has (docs/performance.md): the record is made
+      // beside the .eml under its final name (O_EXCL), and the fsyncs of both files and of
+      // queue/ (two new names) run together. Only when all three have finished is the message
+      // committed and acknowledged. A crash before that acknowledged nothing, and recovery tells
+      // it apart (recovery.ts): an .eml without a record, an empty record, or an .eml shorter
+      // than its record says. A failed commit removes what it made (spool-io-thread.ts).
+      await file.commit(join(this.folders.queue, jsonName(id)), serializeRecord(record));
       this.logger.debug({ id, size, account: record.account, recipients: record.recipients.length }, 'Message committed');
       return record;
     } catch (error) {
-      // Not acknowledged, so nothing may stay: the client will send it again.
-      await synced.catch(() => undefined);
-      for (const path of recordCreated ? [queueJson, queueEml] : [queueEml]) await removeFile(path).catch(() => undefined);
+      // Not acknowledged: the client will send it again.
       this.logger.error({ id, err: error }, 'Could not commit a message to the spool');
       throw storeFailed(error);
     }
@@ -190,11 +184,9 @@ export class Spool {
   }
 
   private async removeNow(id: string): Promise<void> {
-    await removeFile(join(this.folders.queue, jsonName(id)));
-    // Once the record is gone for good, a crash can only leave an .eml that recovery removes.
-    // Nobody waits for this fsync: it shares the next commit's (directory-sync.ts).
-    await this.queueSync.requestWithin(REMOVAL_FSYNC_WAIT_MS);
-    await removeFile(join(this.folders.queue, emlName(id)));
+    // The record first; once its removal is durable, a crash can only leave an .eml that
+    // recovery removes. That fsync of queue/ is the next commit's (spool-io-thread.ts).
+    await this.io.remove(join(this.folders.queue, jsonName(id)), join(this.folders.queue, emlName(id)));
   }
 
   private async moveToFailedNow(record: QueueRecord): Promise<void> {
@@ -204,7 +196,7 @@ export class Spool {
     // recovery recognises and completes.
     await moveDurable(join(this.folders.queue, emlName(id)), join(this.folders.failed, emlName(id)));
     await moveDurable(join(this.folders.queue, jsonName(id)), join(this.folders.failed, jsonName(id)));
-    await this.queueSync.request();
+    await fsyncDirectory(this.folders.queue);
     this.logger.info({ id }, 'Message moved to failed/');
   }
 
@@ -216,10 +208,6 @@ export class Spool {
     operation.then(forget, forget);
     return operation;
   }
-}
-
-function isRejected(result: PromiseSettledResult<unknown>): result is PromiseRejectedResult {
-  return result.status === 'rejected';
 }
 
 function summary(report: RecoveryReport): Record<string, number> {

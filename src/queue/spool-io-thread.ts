@@ -1,0 +1,269 @@
+/**
+ * The spool's file work for intake, on a thread of its own (docs/performance.md, "The accept
+ * path"). Each call through fs/promises costs the event loop a hand-over to the libuv pool and
+ * back, some 25-50 µs each on a virtual machine, and a message took about ten of them before
+ * its 250. Here the opens, writes, closes and unlinks are plain synchronous calls on this
+ * thread, and the event loop posts one message per accepted message and gets one reply.
+ *
+ * The fsyncs still go to the pool, all at once: the .eml, the .json and queue/ flush in
+ * parallel (one device round trip, where three in a row would take three), and a batch of
+ * commits that arrived together shares one fsync of queue/ (group commit, as Postfix's
+ * cleanup and Haraka's queue do for their files).
+ *
+ * `spoolIoThread` runs from its source text (`Function.prototype.toString`) in a worker made
+ * with `eval: true`, so that the single-file Windows build needs no second script: it must use
+ * nothing but its parameters. Only types are imported here.
+ */
+import type * as Fs from 'node:fs';
+import type { MessagePort } from 'node:worker_threads';
+
+/** Steps for one file, by key, in the order they must happen. A post carries several. */
+export type SpoolIoRequest =
+  | { readonly op: 'open'; readonly key: number; readonly path: string }
+  | { readonly op: 'write'; readonly key: number; readonly data: Uint8Array; readonly ack: boolean }
+  /** Creates the record (O_EXCL), fsyncs both files and the folder, closes both. */
+  | { readonly op: 'commit'; readonly key: number; readonly recordPath: string; readonly record: string }
+  /** Closes and removes a file that will not be committed. */
+  | { readonly op: 'abort'; readonly key: number }
+  /** Removes `first`, and `then` once an fsync of the folder begun after that has finished. */
+  | { readonly op: 'remove'; readonly key: number; readonly first: string; readonly then: string };
+
+/** The fs error of a step, as far as structured clone carries it. */
+export interface SpoolIoFailure {
+  readonly message: string;
+  readonly code?: string | undefined;
+  readonly syscall?: string | undefined;
+  readonly path?: string | undefined;
+}
+
+/** Sent for `commit`, `abort`, `remove` and a `write` that asked for `ack`; several per post. */
+export interface SpoolIoReply {
+  readonly key: number;
+  readonly failure?: SpoolIoFailure;
+}
+
+export interface SpoolIoThreadData {
+  /** queue/, kept open for its fsyncs; undefined where folders cannot be fsynced (Windows). */
+  readonly folder: string | undefined;
+  readonly fileMode: number;
+  /** How long a removal waits for a commit's folder fsync to share (REMOVAL_FSYNC_WAIT_MS). */
+  readonly removalWaitMs: number;
+  /** How many streamed bytes between two minor collections (transient-buffers.ts). */
+  readonly releaseEveryBytes: number;
+}
+
+interface OpenFile {
+  readonly path: string;
+  readonly fd: number | undefined;
+  /** The first error of its open or writes, reported at its commit or acknowledgement. */
+  failure: unknown;
+}
+
+/** A commit of the batch under way: its record written, its fsyncs to come. */
+interface Commit {
+  readonly key: number;
+  readonly file: OpenFile;
+  readonly recordPath: string;
+  recordFd: number | undefined;
+  failure: unknown;
+}
+
+/** A removal whose second unlink waits for an fsync of the folder. */
+interface Removal {
+  readonly key: number;
+  readonly then: string;
+}
+
+/** The thread's whole program; see the file comment for why it stands alone. */
+export function spoolIoThread(fs: typeof Fs, port: MessagePort, data: SpoolIoThreadData, minorGc?: () => void): void {
+  const files = new Map<number, OpenFile>();
+  let inbox: SpoolIoRequest[] = [];
+  let scheduled = false;
+  let folderFd: number | undefined;
+  let waitingRemovals: Removal[] = [];
+  let removalTimer: ReturnType<typeof setTimeout> | undefined;
+  let removalWaitOver = false;
+  /** The posted buffers are garbage once written, but only a collection frees them (transient-buffers.ts). */
+  let sinceCollection = 0;
+
+  const asFailure = (error: unknown): SpoolIoFailure => {
+    const e = error as Partial<NodeJS.ErrnoException>;
+    return { message: String(e.message ?? error), code: e.code, syscall: e.syscall, path: e.path };
+  };
+  const reply = (key: number, failure: unknown): SpoolIoReply => (failure === undefined ? { key } : { key, failure: asFailure(failure) });
+  const closeQuietly = (fd: number | undefined): void => {
+    if (fd === undefined) return;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // Nothing more can be done with it.
+    }
+  };
+  const unlinkQuietly = (path: string): void => {
+    try {
+      fs.unlinkSync(path);
+    } catch {
+      // Gone already, or recovery removes it at the next start (an .eml without a record).
+    }
+  };
+  const writeAll = (fd: number, bytes: Uint8Array): void => {
+    let offset = 0;
+    while (offset < bytes.length) {
+      const written = fs.writeSync(fd, bytes, offset, bytes.length - offset);
+      // A write that stores nothing without an error would loop forever.
+      if (written === 0) throw new Error('The disk accepted no bytes');
+      offset += written;
+    }
+  };
+  const fsync = (fd: number | undefined): Promise<void> =>
+    new Promise((resolve, reject) => (fd === undefined ? resolve() : fs.fsync(fd, (error) => (error === null ? resolve() : reject(error)))));
+  const fsyncFolder = (): Promise<void> => {
+    if (data.folder === undefined) return Promise.resolve();
+    let fd: number;
+    try {
+      fd = folderFd ??= fs.openSync(data.folder, 'r');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return fsync(fd).catch((error: unknown) => {
+      // Opened again next time, in case the folder itself was the problem.
+      if (folderFd === fd) folderFd = undefined;
+      closeQuietly(fd);
+      throw error;
+    });
+  };
+
+  const open = (key: number, path: string): void => {
+    try {
+      files.set(key, { path, fd: fs.openSync(path, 'w', data.fileMode), failure: undefined });
+    } catch (error) {
+      files.set(key, { path, fd: undefined, failure: error });
+    }
+  };
+  const write = (key: number, bytes: Uint8Array): OpenFile | undefined => {
+    const file = files.get(key);
+    if (file === undefined || file.failure !== undefined || file.fd === undefined) return file;
+    try {
+      writeAll(file.fd, bytes);
+    } catch (error) {
+      file.failure = error;
+    }
+    sinceCollection += bytes.length;
+    if (sinceCollection >= data.releaseEveryBytes) {
+      sinceCollection = 0;
+      minorGc?.();
+    }
+    return file;
+  };
+  const startCommit = (key: number, recordPath: string, record: string): Commit => {
+    const file = files.get(key) ?? { path: '', fd: undefined, failure: new Error(`No message file under key ${key}`) };
+    files.delete(key);
+    const commit: Commit = { key, file, recordPath, recordFd: undefined, failure: file.failure };
+    if (commit.failure !== undefined) return commit;
+    try {
+      // Created exclusively (O_EXCL): if that fails, the name belongs to someone else and stays.
+      commit.recordFd = fs.openSync(recordPath, 'wx', data.fileMode);
+      writeAll(commit.recordFd, Buffer.from(record));
+    } catch (error) {
+      commit.failure = error;
+    }
+    return commit;
+  };
+  const endCommit = (commit: Commit): SpoolIoReply => {
+    closeQuietly(commit.file.fd);
+    closeQuietly(commit.recordFd);
+    if (commit.failure !== undefined) {
+      // Not acknowledged, so nothing may stay: the client will send it again.
+      if (commit.recordFd !== undefined) unlinkQuietly(commit.recordPath);
+      if (commit.file.path !== '') unlinkQuietly(commit.file.path);
+    }
+    return reply(commit.key, commit.failure);
+  };
+  const abort = (key: number): SpoolIoReply => {
+    const file = files.get(key);
+    files.delete(key);
+    if (file !== undefined) {
+      closeQuietly(file.fd);
+      unlinkQuietly(file.path);
+    }
+    return { key };
+  };
+  /** The first unlink; undefined when the removal waits for a folder fsync, else its reply. */
+  const removeFirst = (key: number, first: string, then: string): SpoolIoReply | undefined => {
+    try {
+      fs.unlinkSync(first);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return reply(key, error);
+    }
+    waitingRemovals.push({ key, then });
+    return undefined;
+  };
+  const takeRemovals = (): Removal[] => {
+    const taken = waitingRemovals;
+    waitingRemovals = [];
+    removalWaitOver = false;
+    if (removalTimer !== undefined) clearTimeout(removalTimer);
+    removalTimer = undefined;
+    return taken;
+  };
+  /** Removals share a batch's folder fsync; alone, they wait a little for a commit to share. */
+  const removalsDue = (commits: number): boolean => {
+    if (waitingRemovals.length === 0) return false;
+    if (commits > 0 || removalWaitOver) return true;
+    removalTimer ??= setTimeout(() => {
+      removalTimer = undefined;
+      removalWaitOver = true;
+      schedule();
+    }, data.removalWaitMs);
+    return false;
+  };
+
+  /** One batch: every step in order, then the fsyncs of its commits and removals together. */
+  const run = async (): Promise<void> => {
+    scheduled = false;
+    const batch = inbox;
+    inbox = [];
+    const replies: SpoolIoReply[] = [];
+    const commits: Commit[] = [];
+    for (const request of batch) {
+      if (request.op === 'open') open(request.key, request.path);
+      else if (request.op === 'write') {
+        const file = write(request.key, request.data);
+        if (request.ack) replies.push(reply(request.key, file === undefined ? new Error(`No message file under key ${request.key}`) : file.failure));
+      } else if (request.op === 'commit') commits.push(startCommit(request.key, request.recordPath, request.record));
+      else if (request.op === 'abort') replies.push(abort(request.key));
+      else {
+        const refused = removeFirst(request.key, request.first, request.then);
+        if (refused !== undefined) replies.push(refused);
+      }
+    }
+    const durable = commits.filter((commit) => commit.failure === undefined);
+    const removals = removalsDue(durable.length) ? takeRemovals() : [];
+    if (durable.length > 0 || removals.length > 0) {
+      const [folder, ...flushed] = await Promise.allSettled([fsyncFolder(), ...durable.flatMap((commit) => [fsync(commit.file.fd), fsync(commit.recordFd)])]);
+      const folderFailure = folder?.status === 'rejected' ? (folder.reason as unknown) : undefined;
+      durable.forEach((commit, index) => {
+        const own = [flushed[2 * index], flushed[2 * index + 1]].find((result) => result?.status === 'rejected');
+        commit.failure = own === undefined ? folderFailure : (own as PromiseRejectedResult).reason;
+      });
+      for (const removal of removals) {
+        // Without a durable first unlink, the second could leave a record without its message.
+        if (folderFailure === undefined) unlinkQuietly(removal.then);
+        replies.push(reply(removal.key, folderFailure));
+      }
+    }
+    for (const commit of commits) replies.push(endCommit(commit));
+    if (replies.length > 0) port.postMessage(replies);
+  };
+
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    // Everything that arrives before the batch starts joins it.
+    setImmediate(() => void run());
+  };
+  port.on('message', (requests: SpoolIoRequest[]) => {
+    for (const request of requests) inbox.push(request);
+    schedule();
+  });
+}
