@@ -4,7 +4,9 @@
  *   1. idle RSS of each, after start;
  *   2. six submission scenarios (scenarios.ts) of 10 KiB messages, each run in alternating
  *      rounds (ours, Postfix, ours, Postfix...) so that both see the same machine; delivery runs
- *      in the background (ours to the mock Exchange, Postfix to a plain sink);
+ *      in the background (ours to the mock Exchange, Postfix to a plain sink), and each round
+ *      ends when its relay has delivered it; CPU per message of each relay and of the bench
+ *      process over each round (cpu-usage.ts, rounds.ts);
  *   3. an AUTH flood from six processes while a normal client submits (flood.ts), each relay
  *      fresh;
  *   4. one 30 MiB message through a fresh relay: time to 250 and peak RSS.
@@ -24,12 +26,13 @@ import { createTestCertificates, startMockTenant, writeCaFile, type MockTenant }
 import { addUser, usersFilePath } from '../src/inbound/local-users.js';
 import { authFlood } from './flood.js';
 import { launchRelay, type LaunchedRelay } from './relay-launcher.js';
-import { summarize } from './latency-stats.js';
+import { treeCpuMs } from './cpu-usage.js';
 import { messageOnWire, RECIPIENT, SENDER, streamLargeMessage } from './messages.js';
 import { startPostfix, postfixUnavailable, type PostfixRelay } from './postfix.js';
 import { processMemory } from './process-memory.js';
-import { formatTable, machine, targetsOf, type BenchSummary, type Figures, type LargeResult, type ScenarioResult } from './report.js';
-import { PHASES, runScenario, SCENARIOS, type Credentials, type Phase, type Scenario, type ScenarioRun } from './scenarios.js';
+import { formatTable, machine, targetsOf, type BenchSummary, type LargeResult } from './report.js';
+import { drained, runScenarios, type Target } from './rounds.js';
+import type { Credentials } from './scenarios.js';
 import { startPlainSink, type PlainSink } from './sink.js';
 import { BenchSmtpClient, expectCode } from './smtp-client.js';
 import { freePort } from '../test/support/ports.js';
@@ -46,7 +49,6 @@ const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').fil
 const RELAY_CLI_OVERRIDE = process.env.BENCH_RELAY_CLI;
 const SCENARIO_KEYS = process.env.BENCH_SCENARIOS?.split(',');
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'idle,scenarios,flood,large').split(','));
-const DRAIN_TIMEOUT_MS = 180_000;
 /** V8's memory reducer runs some 8-15 s after activity stops: "idle" is after it. */
 const IDLE_SETTLE_MS = 20_000;
 /** After work, also past the scrypt thread's idle stop (scrypt-threads.ts, 30 s). */
@@ -111,15 +113,6 @@ async function stopRelay(relay: LaunchedRelay): Promise<void> {
 
 const relayPid = (relay: LaunchedRelay): number => relay.pid;
 
-/** Waits until `count()` reaches `total` (messages delivered upstream). */
-async function until(what: string, count: () => number, total: number): Promise<void> {
-  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-  while (count() < total) {
-    if (Date.now() > deadline) throw new Error(`${what}: ${count()} of ${total} delivered`);
-    await sleep(20);
-  }
-}
-
 async function postfixMemory(postfix: PostfixRelay): Promise<{ rssMb: number; peakMb: number; peakSumMb: number; processes: number }> {
   const all = await Promise.all((await postfix.pids()).map((pid) => processMemory(pid).catch(() => undefined)));
   const known = all.filter((memory) => memory !== undefined);
@@ -129,71 +122,6 @@ async function postfixMemory(postfix: PostfixRelay): Promise<{ rssMb: number; pe
     peakSumMb: known.reduce((sum, m) => sum + m.peakRssMb, 0),
     processes: known.length,
   };
-}
-
-/** A relay under test: where it listens and how many messages it has delivered so far. */
-interface Target {
-  readonly port: number;
-  readonly delivered: () => number;
-  sent: number;
-}
-
-function figures(runs: readonly ScenarioRun[], perConnection: boolean): Figures {
-  const latencies = runs.flatMap((run) => run.latenciesNs);
-  const elapsed = runs.reduce((sum, run) => sum + Number(run.elapsedNs) / 1e9, 0);
-  const phaseMedian = (phase: Phase): number => {
-    const samples = runs.flatMap((run) => run.phasesNs[phase]);
-    return samples.length === 0 ? 0 : summarize(samples).medianMs;
-  };
-  return {
-    messages: latencies.length,
-    messagesPerSecond: latencies.length / elapsed,
-    latency: summarize(latencies),
-    ...(perConnection ? { phasesMs: Object.fromEntries(PHASES.map((phase) => [phase, phaseMedian(phase)])) as Record<Phase, number> } : {}),
-  };
-}
-
-async function runOn(target: Target, scenario: Scenario, message: Buffer, count: number): Promise<ScenarioRun> {
-  const run = await runScenario(scenario, target.port, message, count, CREDENTIALS);
-  target.sent += count;
-  return run;
-}
-
-async function scenarios(ours: Target, postfix: Target | undefined): Promise<ScenarioResult[]> {
-  const message = messageOnWire(MESSAGE_BYTES);
-  const results: ScenarioResult[] = [];
-  const perRound = Math.max(1, Math.round(MESSAGES / ROUNDS));
-  for (const scenario of SCENARIOS.filter((s) => SCENARIO_KEYS?.includes(s.key) ?? true)) {
-    // Postfix has no SASL here: an AUTH scenario reuses its figures without AUTH.
-    const reference = scenario.auth ? undefined : postfix;
-    say(`${scenario.name}: ${WARM_UP} warm-up + ${ROUNDS} x ${perRound} messages${reference === undefined ? '' : ' on each relay'}`);
-    await runOn(ours, scenario, message, WARM_UP);
-    if (reference !== undefined) await runOn(reference, scenario, message, WARM_UP);
-    const oursRuns: ScenarioRun[] = [];
-    const theirRuns: ScenarioRun[] = [];
-    for (let round = 0; round < ROUNDS; round += 1) {
-      // Each round starts with an empty queue on both, so neither pays for the other's backlog.
-      await until('ours', ours.delivered, ours.sent);
-      if (reference !== undefined) await until('Postfix', reference.delivered, reference.sent);
-      oursRuns.push(await runOn(ours, scenario, message, perRound));
-      if (reference === undefined) continue;
-      await until('ours', ours.delivered, ours.sent);
-      theirRuns.push(await runOn(reference, scenario, message, perRound));
-    }
-    const perConnection = scenario.mode === 'per-message';
-    const withoutAuth = results.find((r) => !r.auth && r.key === scenario.key.replace('-auth', ''));
-    const postfixFigures = reference !== undefined ? figures(theirRuns, perConnection) : withoutAuth?.postfix;
-    results.push({
-      key: scenario.key,
-      name: scenario.name,
-      auth: scenario.auth,
-      ours: figures(oursRuns, perConnection),
-      ...(postfixFigures === undefined ? {} : { postfix: postfixFigures }),
-    });
-  }
-  await until('ours', ours.delivered, ours.sent);
-  if (postfix !== undefined) await until('Postfix', postfix.delivered, postfix.sent);
-  return results;
 }
 
 async function sendLarge(port: number): Promise<{ bytes: number; acceptMs: number }> {
@@ -240,7 +168,7 @@ async function largePostfix(postfix: PostfixRelay, target: Target): Promise<Larg
   say('large: the same message through Postfix');
   const { bytes, acceptMs } = await sendLarge(postfix.port);
   target.sent += 1;
-  await until('Postfix', target.delivered, target.sent);
+  await drained(target);
   const memory = await postfixMemory(postfix);
   return { messageBytes: bytes, acceptMs, peakMb: memory.peakMb, peakSumMb: memory.peakSumMb };
 }
@@ -274,20 +202,28 @@ async function main(): Promise<void> {
       const caFile = await writeCaFile(certificates, dir);
       running.postfix = await startPostfix(dir, await freePort(), sink.port, MAX_MESSAGE_BYTES, caFile);
       postfixVersion = await running.postfix.version();
-      postfixTarget = { port: running.postfix.port, delivered: () => sink.count, sent: 0 };
+      const postfix = running.postfix;
+      postfixTarget = { name: 'Postfix', port: postfix.port, delivered: () => sink.count, cpuMs: () => treeCpuMs(() => postfix.pids()), sent: 0 };
     } else {
       say(`no Postfix comparison: ${unavailable}`);
     }
 
     const relay = await startRelay(tenant);
     const held = OUR_RATE !== UNLIMITED;
-    const ours: Target = { port: relay.port, delivered: () => (held ? Number.POSITIVE_INFINITY : upstreamCount), sent: 0 };
+    const ours: Target = {
+      name: 'ours',
+      port: relay.port,
+      delivered: () => (held ? Number.POSITIVE_INFINITY : upstreamCount),
+      cpuMs: () => treeCpuMs(async () => [relay.pid]),
+      sent: 0,
+    };
     await sleep(IDLE_SETTLE_MS);
     const oursIdle = await processMemory(relayPid(relay));
     const postfixIdle = running.postfix === undefined ? undefined : await postfixMemory(running.postfix);
     say(`idle RSS: ours ${oursIdle.rssMb.toFixed(1)} MiB${postfixIdle === undefined ? '' : `, Postfix ${postfixIdle.rssMb.toFixed(1)} MiB`}`);
 
-    const scenarioResults = ONLY.has('scenarios') ? await scenarios(ours, postfixTarget) : [];
+    const rounds = { message: messageOnWire(MESSAGE_BYTES), messages: MESSAGES, rounds: ROUNDS, warmUp: WARM_UP, credentials: CREDENTIALS, keys: SCENARIO_KEYS, say };
+    const scenarioResults = ONLY.has('scenarios') ? await runScenarios(ours, postfixTarget, rounds) : [];
     const oursPeakAfterScenariosMb = (await processMemory(relayPid(relay))).peakRssMb;
     // Idle again after work: MSAL, nodemailer and the TLS session to Exchange are loaded by now.
     await sleep(IDLE_AFTER_WORK_MS);
@@ -300,8 +236,7 @@ async function main(): Promise<void> {
       const floodRelay = await startRelay(tenant);
       // As in service: the flood meets a relay that has been up a while, not one still starting.
       await sleep(IDLE_SETTLE_MS);
-      const floodTarget: Target = { port: floodRelay.port, delivered: () => upstreamCount, sent: 0 };
-      const oursFlood = await authFlood(floodTarget.port, messageOnWire(MESSAGE_BYTES), FLOOD_MS, CREDENTIALS.user);
+      const oursFlood = await authFlood(floodRelay.port, messageOnWire(MESSAGE_BYTES), FLOOD_MS, CREDENTIALS.user);
       const peakRssMb = (await processMemory(relayPid(floodRelay))).peakRssMb;
       await stopRelay(floodRelay);
       let postfixFlood;

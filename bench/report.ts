@@ -1,5 +1,6 @@
 /** The benchmark's table (ours beside Postfix, as ratios) and its JSON summary. */
 import { cpus } from 'node:os';
+import type { CpuFigures } from './cpu-usage.js';
 import type { FloodResult } from './flood.js';
 import type { LatencySummary } from './latency-stats.js';
 import { PHASES, type Phase } from './scenarios.js';
@@ -20,6 +21,8 @@ export interface Figures {
   readonly latency: LatencySummary;
   /** Median of each phase (per-connection scenarios only), ms. */
   readonly phasesMs?: Record<Phase, number>;
+  /** CPU per accepted message of the relay and of the bench process, and cores busy (cpu-usage.ts). */
+  readonly cpu?: CpuFigures;
 }
 
 export interface ScenarioResult {
@@ -110,6 +113,33 @@ export function targetsOf(summary: Omit<BenchSummary, 'targets'>): { what: strin
   return targets;
 }
 
+/**
+ * CPU per message (cpu-usage.ts): what bounds the throughput on this machine, and what the load
+ * generator took of it. Keyed by scenario key to stay narrow; a relay's "sending" is the part of its
+ * figure spent while the clients were still sending (the rest is delivery after the round).
+ */
+function cpuTable(summary: BenchSummary, pf: string | undefined): string[] {
+  const measured = summary.scenarios.filter((s) => s.ours.cpu !== undefined);
+  if (measured.length === 0) return [];
+  const rows = [
+    '',
+    `CPU ms per accepted message (user + system) from a round's start until its messages were delivered; sending: the part while the clients sent`,
+    `bench = this process (clients, mock tenant, Postfix's sink); cores busy = CPU while the clients sent / wall time (${summary.cores} cores here)`,
+    `${'scenario'.padEnd(14)} ${'ours'.padStart(7)} ${'sending'.padStart(7)} ${'Postfix'.padStart(7)} ${'sending'.padStart(7)} ${'ratio'.padStart(7)} | ${'bench'.padStart(7)} ${'bench pf'.padStart(8)} | ${'cores: ours'.padStart(11)} ${'bench'.padStart(6)} ${'Postfix'.padStart(7)} ${'bench'.padStart(6)}`,
+  ];
+  for (const s of measured) {
+    const o = s.ours.cpu;
+    const p = s.postfix?.cpu;
+    rows.push(
+      `${(s.key + (s.auth && p !== undefined ? ' *' : '')).padEnd(14)} ${num(o?.relayMsPerMessage, 2, 7)} ${num(o?.relayWhileSendingMsPerMessage, 2, 7)} ${num(p?.relayMsPerMessage, 2, 7)} ${num(p?.relayWhileSendingMsPerMessage, 2, 7)} ${ratio(o?.relayMsPerMessage, p?.relayMsPerMessage)} | ${num(o?.benchMsPerMessage, 2, 7)} ${num(p?.benchMsPerMessage)} | ${num(o?.relayCores, 2, 11)} ${num(o?.benchCores, 2, 6)} ${num(p?.relayCores, 2, 7)} ${num(p?.benchCores, 2, 6)}`,
+    );
+  }
+  if (pf !== undefined) {
+    rows.push(`  bench: in our rounds (clients + mock Exchange); bench pf: in ${pf}'s rounds (clients + sink); ratio = ours / Postfix, above 1x: ours costs more`);
+  }
+  return rows;
+}
+
 export function formatTable(summary: BenchSummary): string {
   const pf = summary.postfix.unavailable === undefined ? `Postfix ${summary.postfix.version ?? ''}`.trim() : undefined;
   const rows = [
@@ -127,6 +157,8 @@ export function formatTable(summary: BenchSummary): string {
     );
   }
   if (pf !== undefined) rows.push('  * Postfix has no SASL here: its figures are those of the same scenario without AUTH.');
+
+  rows.push(...cpuTable(summary, pf));
 
   const fresh = summary.scenarios.find((s) => s.key === 'fresh-1');
   const freshAuth = summary.scenarios.find((s) => s.key === 'fresh-auth-1');
