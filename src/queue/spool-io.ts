@@ -70,7 +70,11 @@ export class SpoolIo {
 
   private readonly data: SpoolIoThreadData;
 
-  constructor(options: Omit<SpoolIoThreadData, 'releaseEveryBytes'>) {
+  /** `threadSource` replaces the thread's program (tests of a thread that dies). */
+  constructor(
+    options: Omit<SpoolIoThreadData, 'releaseEveryBytes'>,
+    private readonly threadSource = THREAD_SOURCE,
+  ) {
     this.data = { ...options, releaseEveryBytes: THREAD_RELEASE_EVERY_BYTES };
   }
 
@@ -113,11 +117,12 @@ export class SpoolIo {
 
   private thread(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const worker = new Worker(THREAD_SOURCE, {
+    const worker = new Worker(this.threadSource, {
       eval: true,
       workerData: this.data,
-      // It holds no more than a batch of posts: a small heap keeps its memory small.
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 },
+      // It holds little more than a batch of posts: a small young generation keeps its RSS small.
+      // No cap on the old one: a thread that ran out of heap could take the relay with it.
+      resourceLimits: { maxYoungGenerationSizeMb: 1 },
     });
     worker.on('message', (replies: SpoolIoReply[]) => this.answer(replies));
     const stopped = (error: Error): void => {
