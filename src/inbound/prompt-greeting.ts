@@ -16,7 +16,17 @@
  * Guard: at start-up we check that the installed version still has that timer calling
  * `connectionReady` (`hasEarlyTalkerTimer`). If a future version renames the method or drops
  * the timer, we leave smtp-server's stock behaviour alone and log a warning.
+ *
+ * Before that, `SMTPServer._handleProxy` gives each connection its id from a call of
+ * `crypto.randomBytes(10)` and calls `connect` only after a `setImmediate`, in which delivery
+ * work that is waiting runs first: together some 0.05-0.1 ms of each greeting
+ * (docs/performance.md, "The accept path"). Where no PROXY header is expected (we never
+ * expect one), `connect` is called at once with an id of the same form drawn from a pooled
+ * random buffer (`SessionIds`), when the installed version has that shape
+ * (`hasDeferredProxyCallback`).
  */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Clock } from '../core/clock.js';
@@ -44,9 +54,39 @@ export function hasEarlyTalkerTimer(init: unknown, connectionReady: unknown): bo
   return EARLY_TALKER_TIMER.test(Function.prototype.toString.call(init));
 }
 
+const DEFERRED_PROXY_CALLBACK = /setImmediate\(\s*\(\)\s*=>\s*callback\(\s*null\s*,\s*socketOptions\s*\)\s*\)/;
+
+/** True when `handleProxy` (SMTPServer.prototype._handleProxy) defers its callback the known way. */
+export function hasDeferredProxyCallback(handleProxy: unknown): boolean {
+  return typeof handleProxy === 'function' && DEFERRED_PROXY_CALLBACK.test(Function.prototype.toString.call(handleProxy));
+}
+
+/** Ids of smtp-server's form (16 base-32 digits of 10 random bytes), 256 to one randomBytes call. */
+export class SessionIds {
+  private pool = Buffer.alloc(0);
+  private offset = 0;
+
+  next(): string {
+    if (this.offset + ID_BYTES > this.pool.length) {
+      this.pool = randomBytes(ID_BYTES * 256);
+      this.offset = 0;
+    }
+    const bytes = this.pool.subarray(this.offset, this.offset + ID_BYTES);
+    this.offset += ID_BYTES;
+    return BigInt(`0x${bytes.toString('hex')}`).toString(32).padStart(16, '0');
+  }
+}
+
+const ID_BYTES = 10;
+
+type ProxyCallback = Parameters<SMTPServer['_handleProxy']>[1];
+
 export class PromptGreetingServer extends SMTPServer {
   /** False when the installed smtp-server is not the shape we know: stock greeting then. */
   readonly greetsPromptly: boolean;
+  /** False when `_handleProxy` is not the shape we know: its stock deferral then. */
+  readonly connectsPromptly = hasDeferredProxyCallback(SMTPServer.prototype._handleProxy);
+  private readonly sessionIds = new SessionIds();
 
   constructor(
     options: SMTPServerOptions,
@@ -60,6 +100,15 @@ export class PromptGreetingServer extends SMTPServer {
         'smtp-server no longer has the 100 ms early-talker timer we bypass; greeting clients the stock way (check src/inbound/prompt-greeting.ts)',
       );
     }
+  }
+
+  override _handleProxy(socket: Socket, callback: ProxyCallback): void {
+    if (!this.connectsPromptly || this._expectsProxyHeader(socket)) {
+      super._handleProxy(socket, callback);
+      return;
+    }
+    const ignore = this.options.ignoredHosts?.includes(socket.remoteAddress ?? '') ?? false;
+    callback(null, { id: this.sessionIds.next(), ignore });
   }
 
   override connect(socket: Parameters<SMTPServer['connect']>[0], socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
