@@ -77,7 +77,8 @@ export class Spool {
   /**
    * Streams the message to queue/<id>.eml (an ordinary one goes with its commit). Never holds a
    * large message in memory. Without its record the file is not part of the queue yet.
-   * Rejects with 451 4.3.0 (cause: the fs error) when the disk fails, with 451 4.4.2 (cause:
+   * Rejects with 451 4.3.0 (cause: the fs error) when the disk fails (a message of ordinary size
+   * meets the disk only at its commit, which rejects the same way), with 451 4.4.2 (cause:
    * `MessageSourceError`) when the input breaks; either way the partial file is removed.
    */
   receive(message: MessageSource | Readable): Promise<SpooledDraft> {
