@@ -164,7 +164,7 @@ export class Relay {
         logger,
         onAccepted: (record) => {
           metrics?.accepted(record.account);
-          scheduler.enqueue(record);
+          scheduler.accepted(record);
         },
       }), {
         // New clients hear 421 at once; the listener closes once delivery's wait is over, so a

@@ -23,6 +23,7 @@
 export const PACING_SAVE_DELAY_MS = 1000;
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Clock } from '../core/clock.js';
 
 export class AcceptancePacer {
   private accepted: number[];
@@ -109,5 +110,41 @@ export class PacingFile {
   /** Resolves when the writes asked for so far are done. */
   flushed(): Promise<void> {
     return this.writing;
+  }
+}
+
+/** Writes the pacing window at most once per PACING_SAVE_DELAY_MS, and at once on a clean stop. */
+export class PacingSaver {
+  /** Set while a write is scheduled. */
+  private cancelScheduled: (() => void) | undefined;
+
+  constructor(
+    private readonly file: PacingFile,
+    private readonly clock: Clock,
+    private readonly window: (now: number) => Record<string, number[]>,
+    private readonly onError: (error: Error) => void,
+  ) {}
+
+  /** One write per PACING_SAVE_DELAY_MS however many messages were accepted meanwhile. */
+  soon(): void {
+    if (this.cancelScheduled !== undefined) return;
+    this.cancelScheduled = this.clock.setTimer(PACING_SAVE_DELAY_MS, () => {
+      this.cancelScheduled = undefined;
+      this.save();
+    });
+  }
+
+  /** A clean stop: a scheduled write happens now; resolves when every write is done. */
+  async flush(): Promise<void> {
+    if (this.cancelScheduled !== undefined) {
+      this.cancelScheduled();
+      this.cancelScheduled = undefined;
+      this.save();
+    }
+    await this.file.flushed();
+  }
+
+  private save(): void {
+    this.file.save(this.window(this.clock.now()), this.onError);
   }
 }

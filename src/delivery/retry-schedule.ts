@@ -6,6 +6,7 @@
  */
 import type { Config } from '../core/config.js';
 import type { QueueRecord } from '../core/queue-record.js';
+import type { IntakePriorityLimits } from './intake-priority.js';
 
 const SECOND = 1000;
 const HOUR = 3600 * SECOND;
@@ -66,3 +67,10 @@ export function pauseIntervals(delivery: Config['delivery']): PauseIntervals {
     localErrorRetrySeconds: delivery.retryDelaysSeconds[0] ?? delivery.upstreamRetrySeconds,
   };
 }
+
+/**
+ * How long delivery yields to intake (intake-priority.ts): until 50 ms pass without an accepted
+ * message, and 2 s at most. While a batch comes in, its messages are accepted milliseconds
+ * apart; 2 s is little to a message that Exchange takes at 30 a minute, and bounds its wait.
+ */
+export const INTAKE_PRIORITY: IntakePriorityLimits = { quietMs: 50, longestHoldMs: 2000 };

@@ -21,8 +21,9 @@ import type { DeliveryStore } from './delivery-store.js';
 import type { MessageSender } from './message-sender.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { MessageOutcomes } from './message-outcomes.js';
-import { PACING_SAVE_DELAY_MS, type PacingFile } from './pacing.js';
-import { pauseIntervals, type PauseIntervals } from './retry-schedule.js';
+import { IntakePriority, type IntakePriorityLimits } from './intake-priority.js';
+import { PacingSaver, type PacingFile } from './pacing.js';
+import { INTAKE_PRIORITY, pauseIntervals, type PauseIntervals } from './retry-schedule.js';
 
 export type { AccountSnapshot, AccountState, DeliveryObserver, DeliverySnapshot } from '../core/delivery-contracts.js';
 export type { MessageSender, SendResult, SendOptions, UpstreamReply } from './message-sender.js';
@@ -40,6 +41,8 @@ export interface DeliverySchedulerOptions {
   readonly observer?: DeliveryObserver;
   /** Where the pacing window is kept across restarts, and what it held at the last stop. */
   readonly pacing?: { readonly file: PacingFile; readonly acceptedBefore: Readonly<Record<string, readonly number[]>> };
+  /** How long new sends yield to intake (INTAKE_PRIORITY unless a test says otherwise). */
+  readonly intakePriority?: IntakePriorityLimits;
 }
 
 /** When a `queue retry` will really go, and why not at once. */
@@ -55,14 +58,22 @@ export class DeliveryScheduler {
   private readonly outcomes: MessageOutcomes;
   private readonly attempts: AttemptRunner;
   private readonly lanes = new Map<string, Lane>();
+  private readonly intake: IntakePriority;
+  private readonly pacingSaver: PacingSaver | undefined;
   private stopping = false;
-  /** Set while a write of the pacing window is scheduled. */
-  private cancelPacingSave: (() => void) | undefined;
 
   constructor(private readonly options: DeliverySchedulerOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.intervals = pauseIntervals(options.config.delivery);
+    this.intake = new IntakePriority(options.intakePriority ?? INTAKE_PRIORITY);
+    const pacing = options.pacing;
+    this.pacingSaver = pacing === undefined ? undefined : new PacingSaver(
+      pacing.file,
+      this.clock,
+      (now) => Object.fromEntries([...this.lanes.values()].map((lane) => [lane.account.name, lane.pacer.recent(now)])),
+      (error) => this.logger.warn({ err: error.message }, 'could not keep the pacing window on disk'),
+    );
     this.outcomes = new MessageOutcomes({ ...options, clock: this.clock, enqueue: (record) => this.enqueue(record) });
     this.attempts = new AttemptRunner({
       clock: this.clock,
@@ -83,6 +94,12 @@ export class DeliveryScheduler {
   start(records: readonly QueueRecord[]): void {
     for (const record of records) this.admit(record);
     for (const lane of this.lanes.values()) this.pump(lane);
+  }
+
+  /** A message a client just handed over: queued, and intake has the event loop first (intake-priority.ts). */
+  accepted(record: QueueRecord): void {
+    this.intake.accepted(this.clock.now());
+    this.enqueue(record);
   }
 
   /** A newly spooled record (the scheduler enqueues the DSNs it creates itself). */
@@ -165,12 +182,7 @@ export class DeliveryScheduler {
     });
     await Promise.race([this.idle(), timedOut]);
     cancelTimeout?.();
-    if (this.cancelPacingSave !== undefined) {
-      this.cancelPacingSave();
-      this.cancelPacingSave = undefined;
-      this.savePacing();
-    }
-    await this.options.pacing?.file.flushed();
+    await this.pacingSaver?.flush();
     for (const lane of this.lanes.values()) {
       lane.sender?.close();
       lane.sender = undefined;
@@ -200,6 +212,11 @@ export class DeliveryScheduler {
     }
     if (isHeld(lane.machine.state)) {
       this.probe(lane, now);
+      return;
+    }
+    const intakeBusyUntil = this.intake.holdUntil(now);
+    if (intakeBusyUntil !== undefined) {
+      if (lane.waiting.size > 0) this.wakeAt(lane, intakeBusyUntil);
       return;
     }
     while (lane.inFlight.size < lane.account.maxConnections && lane.waiting.size > 0) {
@@ -254,7 +271,7 @@ export class DeliveryScheduler {
     const work = this.attempts.run(lane, record, forceTokenRefresh)
       .then((acceptedAt) => {
         lane.pacer.release(acceptedAt);
-        if (acceptedAt !== undefined) this.savePacingSoon();
+        if (acceptedAt !== undefined) this.pacingSaver?.soon();
       })
       .finally(() => {
         lane.inFlight.delete(record.id);
@@ -274,22 +291,5 @@ export class DeliveryScheduler {
 
   private keep(lane: Lane, record: QueueRecord): void {
     lane.waiting.set(record.id, record);
-  }
-
-  /** One write per PACING_SAVE_DELAY_MS however many messages were accepted meanwhile (pacing.ts). */
-  private savePacingSoon(): void {
-    if (this.options.pacing === undefined || this.cancelPacingSave !== undefined) return;
-    this.cancelPacingSave = this.clock.setTimer(PACING_SAVE_DELAY_MS, () => {
-      this.cancelPacingSave = undefined;
-      this.savePacing();
-    });
-  }
-
-  private savePacing(): void {
-    const pacing = this.options.pacing;
-    if (pacing === undefined) return;
-    const now = this.clock.now();
-    const times = Object.fromEntries([...this.lanes.values()].map((lane) => [lane.account.name, lane.pacer.recent(now)]));
-    pacing.file.save(times, (error) => this.logger.warn({ err: error.message }, 'could not keep the pacing window on disk'));
   }
 }
