@@ -46,6 +46,9 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     clock,
   };
 
+  // Read once: the name we greet with is the name our Received fields give (os.hostname() is a
+  // system call, and was one per message).
+  const ourName = listen.name ?? hostname();
   const hooks = createSessionHooks({
     sink: options.sink,
     logger,
@@ -63,12 +66,12 @@ export async function startInbound(options: InboundOptions): Promise<InboundServ
     transactionHeaders: (session, account) =>
       composeHeaderRewrites(
         addMissingDateAndMessageId(messageIdDomain(listen.name, account.mailbox), clock),
-        addReceived(session, listen.name ?? hostname(), clock),
+        addReceived(session, ourName, clock),
       ),
   });
 
   const serverOptions: SMTPServerOptions = {
-    name: listen.name ?? hostname(),
+    name: ourName,
     banner: 'smtp-oauth-relay ready',
     // RFC 1870: advertised as "SIZE <n>"; MAIL FROM with a larger SIZE= gets smtp-server's
     // 552, a message that turns out larger gets our 552 5.3.4 (message-intake.ts).
