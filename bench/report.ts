@@ -34,6 +34,13 @@ export interface ScenarioResult {
   readonly postfix?: Figures;
 }
 
+/** The first messages after a relay's start (bench.ts, step 2), before the scenarios. */
+export interface ColdStart {
+  readonly scenario: string;
+  readonly ours: Figures;
+  readonly postfix?: Figures;
+}
+
 export interface LargeResult {
   readonly messageBytes: number;
   /** From the first byte of the message to the 250. */
@@ -60,6 +67,8 @@ export interface BenchSummary {
   readonly messageBytes: number;
   readonly rounds: number;
   readonly postfix: { readonly version?: string; readonly unavailable?: string };
+  /** Absent when the scenarios ran on a cold relay (BENCH_START_WARMUP=0). */
+  readonly coldStart?: ColdStart;
   readonly scenarios: readonly ScenarioResult[];
   readonly idle: { readonly ours: MemoryFigures; readonly postfix?: MemoryFigures };
   /** Our peak RSS after all submission scenarios (the 8 AUTH clients included). */
@@ -157,6 +166,15 @@ export function formatTable(summary: BenchSummary): string {
     );
   }
   if (pf !== undefined) rows.push('  * Postfix has no SASL here: its figures are those of the same scenario without AUTH.');
+  const cold = summary.coldStart;
+  if (cold !== undefined) {
+    const o = cold.ours;
+    const p = cold.postfix;
+    rows.push(
+      `  the scenarios above ran after a warm-up of ${o.messages} messages per relay; those first messages after start (${cold.scenario}):`,
+      `${'  cold start'.padEnd(40)} ${num(o.latency.medianMs)} ${num(o.latency.p90Ms)} ${num(o.latency.p99Ms)} ${num(o.messagesPerSecond, 0)} | ${num(p?.latency.medianMs)} ${num(p?.messagesPerSecond, 0)} | ${ratio(o.latency.medianMs, p?.latency.medianMs)} ${ratio(o.messagesPerSecond, p?.messagesPerSecond)}`,
+    );
+  }
 
   rows.push(...cpuTable(summary, pf));
 

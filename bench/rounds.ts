@@ -6,7 +6,7 @@
  */
 import { cpuFigures, measureRound, type RoundCpu } from './cpu-usage.js';
 import { summarize } from './latency-stats.js';
-import type { Figures, ScenarioResult } from './report.js';
+import type { ColdStart, Figures, ScenarioResult } from './report.js';
 import { PHASES, runScenario, SCENARIOS, type Credentials, type Phase, type Scenario, type ScenarioRun } from './scenarios.js';
 
 const DRAIN_TIMEOUT_MS = 180_000;
@@ -77,6 +77,23 @@ async function runOn(target: Target, scenario: Scenario, options: RoundsOptions,
 async function measured(target: Target, scenario: Scenario, options: RoundsOptions, count: number): Promise<Round> {
   const { result, cpu } = await measureRound(count, target.cpuMs, () => runOn(target, scenario, options, count), () => drained(target));
   return { run: result, cpu };
+}
+
+/**
+ * The first `count` messages after start, new connections from 8 clients, on each relay in turn
+ * (ours first), each then drained: how a relay does before its code is warm (bench.ts, step 2).
+ */
+export async function coldStart(ours: Target, postfix: Target | undefined, options: RoundsOptions, count: number): Promise<ColdStart> {
+  const scenario = SCENARIOS.find((s) => s.key === 'fresh-8');
+  if (scenario === undefined) throw new Error('no fresh-8 scenario');
+  options.say(`cold start: the first ${count} messages after start, ${scenario.name}, on each relay`);
+  const measure = async (target: Target): Promise<Figures> => {
+    const run = await runOn(target, scenario, options, count);
+    await drained(target);
+    return { messages: run.latenciesNs.length, messagesPerSecond: run.latenciesNs.length / (Number(run.elapsedNs) / 1e9), latency: summarize(run.latenciesNs) };
+  };
+  const oursFigures = await measure(ours);
+  return { scenario: scenario.name, ours: oursFigures, ...(postfix === undefined ? {} : { postfix: await measure(postfix) }) };
 }
 
 export async function runScenarios(ours: Target, postfix: Target | undefined, options: RoundsOptions): Promise<ScenarioResult[]> {
