@@ -11,7 +11,7 @@
  */
 import { Writable, type Readable } from 'node:stream';
 import { transientBufferRelease } from '../core/transient-buffers.js';
-import type { SpoolFileWriter } from './spool-io.js';
+import type { SpoolFileWriter } from './spool-file-writer.js';
 
 /** The input stream failed or closed before its end. */
 export class MessageSourceError extends Error {

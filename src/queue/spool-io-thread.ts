@@ -74,8 +74,11 @@ interface Removal {
   readonly then: string;
 }
 
-/** The thread's whole program; see the file comment for why it stands alone. */
-export function spoolIoThread(fs: typeof Fs, port: MessagePort, data: SpoolIoThreadData, minorGc?: () => void): void {
+/**
+ * The thread's whole program; see the file comment for why it stands alone. Returns what closes
+ * its handle on the folder, for a program run on the event loop (spool-io.ts, `runsHere`).
+ */
+export function spoolIoThread(fs: typeof Fs, port: MessagePort, data: SpoolIoThreadData, minorGc?: () => void): () => void {
   const files = new Map<number, OpenFile>();
   let inbox: SpoolIoRequest[] = [];
   let scheduled = false;
@@ -266,4 +269,8 @@ export function spoolIoThread(fs: typeof Fs, port: MessagePort, data: SpoolIoThr
     for (const request of requests) inbox.push(request);
     schedule();
   });
+  return () => {
+    closeQuietly(folderFd);
+    folderFd = undefined;
+  };
 }

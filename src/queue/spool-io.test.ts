@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DIRECTORY_FSYNC } from './durable-fs.js';
-import { ACK_EVERY_BYTES, INLINE_BYTES, SpoolIo } from './spool-io.js';
+import { ACK_EVERY_BYTES, INLINE_BYTES } from './spool-file-writer.js';
+import { SpoolIo } from './spool-io.js';
 
 let dir: string;
 let io: SpoolIo;
@@ -40,28 +41,57 @@ describe('SpoolIo', () => {
   });
 
   it('fails what was under way when the thread dies, and starts a new one for the next message', async () => {
-    // A stand-in program that dies at the first message's commit and commits every other.
+    // A stand-in program that answers removals after 50 ms (so that a commit meanwhile goes to
+    // the thread, not to this event loop) and dies at the commit of first.json.
     const dying = new SpoolIo(
       { folder: undefined, fileMode: 0o600, removalWaitMs: 20 },
       `const { parentPort } = require('node:worker_threads');
        parentPort.on('message', (requests) => {
          for (const request of requests) {
+           if (request.op === 'remove') setTimeout(() => parentPort.postMessage([{ key: request.key }]), 50);
            if (request.op !== 'commit') continue;
-           if (request.key === 1) process.exit(3);
+           if (request.recordPath.endsWith('first.json')) process.exit(3);
            parentPort.postMessage([{ key: request.key }]);
          }
        });`,
     );
     try {
+      const removal = dying.remove(join(dir, 'a.json'), join(dir, 'a.eml'));
       const first = dying.create(join(dir, 'first.eml'));
       first.write(Buffer.from('Subject: x\r\n\r\n'));
       await expect(first.commit(join(dir, 'first.json'), '{}\n')).rejects.toThrow(/spool I\/O thread stopped \(exit code 3\)/);
+      await expect(removal).rejects.toThrow(/exit code 3/);
 
+      const nextRemoval = dying.remove(join(dir, 'b.json'), join(dir, 'b.eml'));
       const next = dying.create(join(dir, 'next.eml'));
       next.write(Buffer.from('Subject: y\r\n\r\n'));
       await expect(next.commit(join(dir, 'next.json'), '{}\n')).resolves.toBeUndefined();
+      await expect(nextRemoval).resolves.toBeUndefined();
     } finally {
       await dying.close();
+    }
+  });
+
+  it('commits an ordinary message on this event loop when nothing else is under way', async () => {
+    // A thread would fail the commit at once: it succeeds, so it never went there.
+    const noThread = new SpoolIo({ folder: DIRECTORY_FSYNC ? dir : undefined, fileMode: 0o600, removalWaitMs: 20 }, 'process.exit(4);');
+    try {
+      const file = noThread.create(join(dir, 'here.eml'));
+      file.write(Buffer.from('Subject: here\r\n\r\nbody\r\n'));
+      await file.commit(join(dir, 'here.json'), '{"id":"here"}\n');
+      expect((await readdir(dir)).sort()).toEqual(['here.eml', 'here.json']);
+      expect(await readFile(join(dir, 'here.json'), 'utf8')).toBe('{"id":"here"}\n');
+
+      // With that commit under way, the next one goes to the thread, which fails it.
+      const one = noThread.create(join(dir, 'one.eml'));
+      one.write(Buffer.from('Subject: 1\r\n\r\n'));
+      const two = noThread.create(join(dir, 'two.eml'));
+      two.write(Buffer.from('Subject: 2\r\n\r\n'));
+      const [oneResult, twoResult] = await Promise.allSettled([one.commit(join(dir, 'one.json'), '{}\n'), two.commit(join(dir, 'two.json'), '{}\n')]);
+      expect(oneResult.status).toBe('fulfilled');
+      expect(twoResult).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/exit code 4/) } });
+    } finally {
+      await noThread.close();
     }
   });
 

@@ -7,17 +7,18 @@
  * the thread as it arrives, and waits for the thread after every ACK_EVERY_BYTES, so that no
  * more than that is ever in flight (the 30 MiB message of docs/performance.md, "Memory").
  *
- * The thread starts at the first message, not with the relay: an idle relay has no use for it.
+ * An ordinary message whose commit finds nothing else under way is committed by the same program
+ * on this event loop instead (`runsHere`): one client sending one message at a time, as most
+ * legacy programs do, never waits for the thread's two hand-overs.
+ *
+ * The thread starts when it is first needed, not with the relay: an idle relay has no use for it.
  */
-import { Worker } from 'node:worker_threads';
+import * as fs from 'node:fs';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import { SpoolFileWriter } from './spool-file-writer.js';
 import { spoolIoThread, type SpoolIoFailure, type SpoolIoReply, type SpoolIoRequest, type SpoolIoThreadData } from './spool-io-thread.js';
 
-/** Messages up to this size are posted whole with their commit. */
-export const INLINE_BYTES = 256 * 1024;
-/** Beyond INLINE_BYTES, the message goes to the thread in posts of this size... */
-const STREAM_POST_BYTES = 64 * 1024;
-/** ...and waits for the thread's acknowledgement this often: at most this much is in flight. */
-export const ACK_EVERY_BYTES = 128 * 1024;
+
 /**
  * The thread frees the buffers it was posted after this many bytes (a minor collection, as in
  * transient-buffers.ts): what a 30 MiB message adds to the relay's RSS stays small.
@@ -59,6 +60,8 @@ export class SpoolIoError extends Error {
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+  /** Answered by the program on this event loop (SpoolIo.runsHere), not by the thread. */
+  readonly here: boolean;
 }
 
 export class SpoolIo {
@@ -66,7 +69,13 @@ export class SpoolIo {
   private nextKey = 1;
   /** Per key, in the order the thread answers them. */
   private readonly waiters = new Map<number, Waiter[]>();
+  /** Answers awaited from the thread. */
   private pending = 0;
+  /** Answers awaited from the program on this event loop. */
+  private pendingHere = 0;
+  /** The thread's program run on this event loop (runsHere), made at its first use. */
+  private here: ((requests: SpoolIoRequest[]) => void) | undefined;
+  private closeHere: (() => void) | undefined;
 
   private readonly data: SpoolIoThreadData;
 
@@ -91,28 +100,61 @@ export class SpoolIo {
     return answered;
   }
 
-  /** Stops the thread; call once nothing is under way (Spool.close waits for that). */
+  /** Stops the thread and closes the folder of the program here; call once nothing is under way (Spool.close waits for that). */
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
+    this.closeHere?.();
+    this.closeHere = undefined;
+    this.here = undefined;
     await worker?.terminate();
   }
 
-  /** @internal for SpoolFileWriter */
-  post(requests: SpoolIoRequest[], transfer: ArrayBuffer[] = []): void {
-    this.thread().postMessage(requests, transfer);
+  /**
+   * @internal for SpoolFileWriter: whether an ordinary message's commit should run on this event
+   * loop instead of the thread. With nothing else under way, the thread's two hand-overs (its
+   * wake-up and the reply's) are most of what separates the fsyncs from the 250 (about 0.14 ms
+   * of a 1-client submission, docs/performance.md, "Intake first"), while its few synchronous
+   * calls cost this loop less than that. Under concurrent commits, the thread keeps them off it.
+   */
+  runsHere(): boolean {
+    return this.pending === 0 && this.pendingHere === 0;
   }
 
-  /** @internal for SpoolFileWriter: the next answer for `key`. */
-  expect(key: number): Promise<void> {
+  /** @internal for SpoolFileWriter; `here`: to the program on this event loop (runsHere). */
+  post(requests: SpoolIoRequest[], transfer: ArrayBuffer[] = [], here = false): void {
+    if (here) this.programHere()(requests);
+    else this.thread().postMessage(requests, transfer);
+  }
+
+  /** @internal for SpoolFileWriter: the next answer for `key`, from the thread or from here. */
+  expect(key: number, here = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject, here };
       const queue = this.waiters.get(key);
-      if (queue === undefined) this.waiters.set(key, [{ resolve, reject }]);
-      else queue.push({ resolve, reject });
+      if (queue === undefined) this.waiters.set(key, [waiter]);
+      else queue.push(waiter);
+      if (here) {
+        this.pendingHere += 1;
+        return;
+      }
       this.pending += 1;
       // While an answer is awaited the thread keeps the process alive, and only then.
       if (this.pending === 1) this.worker?.ref();
     });
+  }
+
+  /** The same program as the thread's, on this event loop, with a port that answers at once. */
+  private programHere(): (requests: SpoolIoRequest[]) => void {
+    if (this.here !== undefined) return this.here;
+    let deliver: (requests: SpoolIoRequest[]) => void = () => undefined;
+    const port = {
+      on: (_event: 'message', listener: (requests: SpoolIoRequest[]) => void) => void (deliver = listener),
+      postMessage: (replies: SpoolIoReply[]) => this.answer(replies),
+    };
+    this.closeHere = spoolIoThread(fs, port as unknown as MessagePort, this.data);
+    this.here = (requests) => deliver(requests);
+    return this.here;
   }
 
   private thread(): Worker {
@@ -143,105 +185,32 @@ export class SpoolIo {
       const waiter = queue?.shift();
       if (queue?.length === 0) this.waiters.delete(reply.key);
       if (waiter === undefined) continue;
-      this.settled();
+      this.settled(waiter);
       if (reply.failure === undefined) waiter.resolve();
       else waiter.reject(new SpoolIoError(reply.failure));
     }
   }
 
-  /** Every step under way fails: its files were left as a crash leaves them (recovery.ts). */
+  /** Every step under way on the thread fails: its files were left as a crash leaves them (recovery.ts). */
   private failAll(error: Error): void {
-    const queues = [...this.waiters.values()];
-    this.waiters.clear();
-    for (const queue of queues) {
-      for (const waiter of queue) {
-        this.settled();
+    for (const [key, queue] of [...this.waiters]) {
+      const onThread = queue.filter((waiter) => !waiter.here);
+      if (onThread.length === 0) continue;
+      // A key's steps all go one way (a commit here is a whole message in one post).
+      this.waiters.delete(key);
+      for (const waiter of onThread) {
+        this.settled(waiter);
         waiter.reject(error);
       }
     }
   }
 
-  private settled(): void {
+  private settled(waiter: Waiter): void {
+    if (waiter.here) {
+      this.pendingHere -= 1;
+      return;
+    }
     this.pending -= 1;
     if (this.pending === 0) this.worker?.unref();
   }
-}
-
-/** One message file on its way to the thread. */
-export class SpoolFileWriter {
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  private streaming = false;
-  private unacknowledged = 0;
-  private finished = false;
-
-  constructor(
-    private readonly io: SpoolIo,
-    private readonly key: number,
-    readonly path: string,
-  ) {}
-
-  /** Resolves at once, or when the thread has caught up (large messages). Rejects on a disk error. */
-  write(chunk: Buffer): Promise<void> | undefined {
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes <= (this.streaming ? STREAM_POST_BYTES : INLINE_BYTES)) return undefined;
-    const requests: SpoolIoRequest[] = this.streaming ? [] : [{ op: 'open', key: this.key, path: this.path }];
-    this.streaming = true;
-    this.unacknowledged += this.heldBytes;
-    const ack = this.unacknowledged >= ACK_EVERY_BYTES;
-    if (ack) this.unacknowledged = 0;
-    requests.push(...this.takeHeld(ack));
-    const caughtUp = ack ? this.io.expect(this.key) : undefined;
-    this.io.post(requests, transferList(requests));
-    return caughtUp;
-  }
-
-  /** The input ended: a streamed message's last bytes go to the thread, which is waited for. */
-  end(): Promise<void> | undefined {
-    if (!this.streaming) return undefined;
-    this.unacknowledged = 0;
-    const requests = this.takeHeld(true);
-    const caughtUp = this.io.expect(this.key);
-    this.io.post(requests, transferList(requests));
-    return caughtUp;
-  }
-
-  /** Creates the record beside the file and makes both and the folder durable, or removes both. */
-  commit(recordPath: string, record: string): Promise<void> {
-    this.finished = true;
-    const requests: SpoolIoRequest[] = this.streaming ? [] : [{ op: 'open', key: this.key, path: this.path }, ...this.takeHeld(false)];
-    requests.push({ op: 'commit', key: this.key, recordPath, record });
-    const answered = this.io.expect(this.key);
-    this.io.post(requests, transferList(requests));
-    return answered;
-  }
-
-  /** Drops the file: nothing was acknowledged. Safe to call more than once, and after a failed commit. */
-  abort(): Promise<void> {
-    this.held = [];
-    if (!this.streaming || this.finished) return Promise.resolve();
-    this.finished = true;
-    const answered = this.io.expect(this.key);
-    this.io.post([{ op: 'abort', key: this.key }]);
-    return answered;
-  }
-
-  /** The held chunks as one write of an ArrayBuffer of their own (posted without a copy). */
-  private takeHeld(ack: boolean): SpoolIoRequest[] {
-    const data = new Uint8Array(this.heldBytes);
-    let offset = 0;
-    for (const chunk of this.held) {
-      data.set(chunk, offset);
-      offset += chunk.length;
-    }
-    this.held = [];
-    this.heldBytes = 0;
-    return data.length === 0 && !ack ? [] : [{ op: 'write', key: this.key, data, ack }];
-  }
-}
-
-/** The buffers of the writes: moved to the thread, not copied (each is a buffer of its own). */
-function transferList(requests: readonly SpoolIoRequest[]): ArrayBuffer[] {
-  return requests.flatMap((request) => (request.op === 'write' && request.data.byteLength > 0 ? [request.data.buffer as ArrayBuffer] : []));
 }

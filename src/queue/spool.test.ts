@@ -11,7 +11,7 @@ import { ManualClock } from '../../test/support/manual-clock.js';
 import { MessageSourceError } from './message-file.js';
 import { newQueueId } from './queue-id.js';
 import { Spool, type NewRecordFields } from './spool.js';
-import { INLINE_BYTES } from './spool-io.js';
+import { INLINE_BYTES } from './spool-file-writer.js';
 
 const FIELDS: NewRecordFields = {
   kind: 'message',

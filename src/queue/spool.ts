@@ -20,7 +20,8 @@ import { buildRecord, type NewRecordFields } from './new-record.js';
 import { newQueueId } from './queue-id.js';
 import { serializeRecord, writeRecordFile } from './record-file.js';
 import { recoverSpool, type RecoveryReport } from './recovery.js';
-import { SpoolIo, type SpoolFileWriter } from './spool-io.js';
+import type { SpoolFileWriter } from './spool-file-writer.js';
+import { SpoolIo } from './spool-io.js';
 import { spoolClosed, storeFailed, transferInterrupted } from './spool-errors.js';
 import { assertWritable, createSpoolFolders, emlName, jsonName, spoolFolders, type SpoolFolders } from './spool-folders.js';
 
