@@ -18,7 +18,6 @@ import { Worker, type MessagePort } from 'node:worker_threads';
 import { SpoolFileWriter } from './spool-file-writer.js';
 import { spoolIoThread, type SpoolIoFailure, type SpoolIoReply, type SpoolIoRequest, type SpoolIoThreadData } from './spool-io-thread.js';
 
-
 /**
  * The thread frees the buffers it was posted after this many bytes (a minor collection, as in
  * transient-buffers.ts): what a 30 MiB message adds to the relay's RSS stays small.
@@ -113,8 +112,8 @@ export class SpoolIo {
   /**
    * @internal for SpoolFileWriter: whether an ordinary message's commit should run on this event
    * loop instead of the thread. With nothing else under way, the thread's two hand-overs (its
-   * wake-up and the reply's) are most of what separates the fsyncs from the 250 (about 0.14 ms
-   * of a 1-client submission, docs/performance.md, "Intake first"), while its few synchronous
+   * wake-up and the reply's) are most of what separates the fsyncs from the 250 (0.15-0.2 ms of
+   * a 1-client submission, docs/performance.md, "The spool I/O thread"), while its few synchronous
    * calls cost this loop less than that. Under concurrent commits, the thread keeps them off it.
    */
   runsHere(): boolean {
