@@ -21,10 +21,9 @@ import { freePort } from '../test/support/ports.js';
 import { summarize } from './latency-stats.js';
 import { messageOnWire } from './messages.js';
 import { postfixUnavailable, startPostfix } from './postfix.js';
-import { launchRelay } from './relay-launcher.js';
+import { greets, launchRelay } from './relay-launcher.js';
 import { runScenario, SCENARIOS } from './scenarios.js';
 import { startPlainSink } from './sink.js';
-import { BenchSmtpClient } from './smtp-client.js';
 
 const MESSAGES = Number(process.env.FLOOR_MESSAGES ?? 300);
 const ROUNDS = Number(process.env.FLOOR_ROUNDS ?? 3);
@@ -44,18 +43,12 @@ interface Server {
   sent: number;
 }
 
-async function greets(port: number): Promise<void> {
+async function listening(port: number): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt += 1) {
-    const client = await BenchSmtpClient.open(port).catch(() => undefined);
-    if (client !== undefined) {
-      await client.reply();
-      await client.quit();
-      client.destroy();
-      return;
-    }
+    if (await greets(port)) return;
     await sleep(50);
   }
-  throw new Error(`nothing listens on ${port}`);
+  throw new Error(`nothing greets on ${port}`);
 }
 
 const children: ChildProcess[] = [];
@@ -68,7 +61,7 @@ async function startScript(name: string, script: string): Promise<Server> {
   await mkdir(join(dir, 'queue'));
   const port = await freePort();
   children.push(spawn(process.execPath, [join(HERE, 'floor', script), String(port), join(dir, 'queue')], { stdio: 'inherit' }));
-  await greets(port);
+  await listening(port);
   return { name, port, settled: async () => undefined, latenciesNs: [], seconds: 0, sent: 0 };
 }
 

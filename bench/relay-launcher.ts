@@ -19,7 +19,8 @@ export interface LaunchedRelay {
   stop(): Promise<void>;
 }
 
-function greets(port: number): Promise<boolean> {
+/** Whether something on 127.0.0.1:`port` answers with a 220 greeting (then QUIT). */
+export function greets(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
     socket.once('data', (data: Buffer) => {

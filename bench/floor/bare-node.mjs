@@ -2,37 +2,29 @@
 // library, no policy, no log: the same dialogue as the relay, and the same durability (the
 // message file and its folder fsynced before the 250, through the libuv pool).
 import { createServer } from 'node:net';
-import { open, write, fsync, close } from 'node:fs';
-import { join } from 'node:path';
+import { open } from 'node:fs';
+import { commitMessage } from './commit.mjs';
 
 const [port, dir] = [Number(process.argv[2]), process.argv[3]];
-let next = 0;
-let folder;
-open(dir, 'r', (error, fd) => {
+open(dir, 'r', (error, folder) => {
   if (error) throw error;
-  folder = fd;
   createServer((socket) => {
     socket.setNoDelay(true);
     let pending = '';
     let body = undefined;
+    let tail = '';
     socket.write('220 floor ESMTP\r\n');
-    const commit = (chunks) => {
-      const path = join(dir, `m${(next += 1)}`);
-      open(path, 'wx', (openError, fd) => {
-        if (openError) return socket.destroy(openError);
-        write(fd, Buffer.concat(chunks), (writeError) => {
-          if (writeError) return socket.destroy(writeError);
-          let left = 2;
-          const done = () => (left -= 1) === 0 && close(fd, () => socket.write(`250 2.0.0 Ok: queued as ${next}\r\n`));
-          fsync(fd, done);
-          fsync(folder, done);
-        });
+    const commit = (chunks) =>
+      commitMessage(dir, folder, Buffer.concat(chunks), (commitError, number) => {
+        if (commitError) return socket.destroy(commitError);
+        socket.write(`250 2.0.0 Ok: queued as ${number}\r\n`);
       });
-    };
     socket.on('data', (data) => {
       if (body !== undefined) {
         body.push(data);
-        if (data.subarray(-5).toString('latin1') === '\r\n.\r\n') {
+        // The end of data may come split over two reads: look at the last 5 bytes received.
+        tail = (tail + data.subarray(-5).toString('latin1')).slice(-5);
+        if (tail === '\r\n.\r\n') {
           const chunks = body;
           body = undefined;
           commit(chunks);

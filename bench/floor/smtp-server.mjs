@@ -3,11 +3,10 @@
 // from the build): no policy, no header checks, no log; the message file and its folder fsynced
 // before the 250, as in floor 1.
 import { PromptGreetingServer } from '../../dist/inbound/prompt-greeting.js';
-import { open, write, fsync, close } from 'node:fs';
-import { join } from 'node:path';
+import { open } from 'node:fs';
+import { commitMessage } from './commit.mjs';
 
 const [port, dir] = [Number(process.argv[2]), process.argv[3]];
-let next = 0;
 open(dir, 'r', (error, folder) => {
   if (error) throw error;
   const server = new PromptGreetingServer({
@@ -19,19 +18,7 @@ open(dir, 'r', (error, folder) => {
     onData(stream, _session, callback) {
       const chunks = [];
       stream.on('data', (chunk) => chunks.push(chunk));
-      stream.on('end', () => {
-        const path = join(dir, `m${(next += 1)}`);
-        open(path, 'wx', (openError, fd) => {
-          if (openError) return callback(openError);
-          write(fd, Buffer.concat(chunks), (writeError) => {
-            if (writeError) return callback(writeError);
-            let left = 2;
-            const done = () => (left -= 1) === 0 && close(fd, () => callback(null, `Ok: queued as ${next}`));
-            fsync(fd, done);
-            fsync(folder, done);
-          });
-        });
-      });
+      stream.on('end', () => commitMessage(dir, folder, Buffer.concat(chunks), (error, number) => (error ? callback(error) : callback(null, `Ok: queued as ${number}`))));
     },
   }, { warn: () => undefined });
   server.listen(port, '127.0.0.1');
