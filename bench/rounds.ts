@@ -4,7 +4,7 @@
  * relays and ends when the measured relay has delivered it, so that neither pays for the other's
  * backlog and the round's CPU (cpu-usage.ts) includes the delivery of its messages.
  */
-import { cpuFigures, measureRound, type RoundCpu } from './cpu-usage.js';
+import { cpuFigures, measureRound, type CpuFigures, type RoundCpu } from './cpu-usage.js';
 import { summarize } from './latency-stats.js';
 import type { ColdStart, Figures, ScenarioResult } from './report.js';
 import { PHASES, runScenario, SCENARIOS, type Credentials, type Phase, type Scenario, type ScenarioRun } from './scenarios.js';
@@ -37,15 +37,14 @@ interface Round {
   readonly cpu: RoundCpu;
 }
 
-function figures(rounds: readonly Round[], perConnection: boolean): Figures {
-  const runs = rounds.map((round) => round.run);
+/** Latency, rate and (per connection) phase medians of `runs`; with the CPU of their rounds when measured. */
+function figures(runs: readonly ScenarioRun[], perConnection: boolean, cpu?: CpuFigures): Figures {
   const latencies = runs.flatMap((run) => run.latenciesNs);
   const elapsed = runs.reduce((sum, run) => sum + Number(run.elapsedNs) / 1e9, 0);
   const phaseMedian = (phase: Phase): number => {
     const samples = runs.flatMap((run) => run.phasesNs[phase]);
     return samples.length === 0 ? 0 : summarize(samples).medianMs;
   };
-  const cpu = cpuFigures(rounds.map((round) => round.cpu));
   return {
     messages: latencies.length,
     messagesPerSecond: latencies.length / elapsed,
@@ -53,6 +52,10 @@ function figures(rounds: readonly Round[], perConnection: boolean): Figures {
     ...(perConnection ? { phasesMs: Object.fromEntries(PHASES.map((phase) => [phase, phaseMedian(phase)])) as Record<Phase, number> } : {}),
     ...(cpu === undefined ? {} : { cpu }),
   };
+}
+
+function roundFigures(rounds: readonly Round[], perConnection: boolean): Figures {
+  return figures(rounds.map((round) => round.run), perConnection, cpuFigures(rounds.map((round) => round.cpu)));
 }
 
 export interface RoundsOptions {
@@ -90,7 +93,7 @@ export async function coldStart(ours: Target, postfix: Target | undefined, optio
   const measure = async (target: Target): Promise<Figures> => {
     const run = await runOn(target, scenario, options, count);
     await drained(target);
-    return { messages: run.latenciesNs.length, messagesPerSecond: run.latenciesNs.length / (Number(run.elapsedNs) / 1e9), latency: summarize(run.latenciesNs) };
+    return figures([run], false);
   };
   const oursFigures = await measure(ours);
   return { scenario: scenario.name, ours: oursFigures, ...(postfix === undefined ? {} : { postfix: await measure(postfix) }) };
@@ -116,12 +119,12 @@ export async function runScenarios(ours: Target, postfix: Target | undefined, op
     }
     const perConnection = scenario.mode === 'per-message';
     const withoutAuth = results.find((r) => !r.auth && r.key === scenario.key.replace('-auth', ''));
-    const postfixFigures = reference !== undefined ? figures(theirRounds, perConnection) : withoutAuth?.postfix;
+    const postfixFigures = reference !== undefined ? roundFigures(theirRounds, perConnection) : withoutAuth?.postfix;
     results.push({
       key: scenario.key,
       name: scenario.name,
       auth: scenario.auth,
-      ours: figures(oursRounds, perConnection),
+      ours: roundFigures(oursRounds, perConnection),
       ...(postfixFigures === undefined ? {} : { postfix: postfixFigures }),
     });
   }
