@@ -1,6 +1,7 @@
 /**
- * One account's lane in the scheduler: its messages (waiting and in flight), its connection
- * pool, its pacing window and its state machine; and what `status` sees of it.
+ * One account's lane in the scheduler: its messages (waiting, in flight, and delivered but still
+ * being removed), its connection pool, its pacing window and its state machine; and what
+ * `status` sees of it.
  */
 import type { AccountConfig } from '../core/config.js';
 import type { AccountSnapshot, LastError } from '../core/delivery-contracts.js';
@@ -15,6 +16,11 @@ export interface Lane {
   /** Records not in flight, by id. */
   readonly waiting: Map<string, QueueRecord>;
   readonly inFlight: Map<string, Promise<void>>;
+  /**
+   * Delivered records whose removal from the spool is still under way. Their connection is free
+   * already; the id stays here so that nothing sends them again meanwhile.
+   */
+  readonly removing: Map<string, Promise<void>>;
   sender: MessageSender | undefined;
   machine: AccountMachine;
   cancelTimer: (() => void) | undefined;
@@ -23,12 +29,23 @@ export interface Lane {
   lastError: (Omit<LastError, 'at'> & { at: number }) | undefined;
 }
 
+/** A send or a removal is under way for this record: it must not be queued again. */
+export function isBusyWith(lane: Lane, id: string): boolean {
+  return lane.inFlight.has(id) || lane.removing.has(id);
+}
+
+/** Everything under way in the lane: its sends and its removals. */
+export function workUnderWay(lane: Lane): Promise<void>[] {
+  return [...lane.inFlight.values(), ...lane.removing.values()];
+}
+
 export function newLane(account: AccountConfig, now: number, acceptedBefore: readonly number[]): Lane {
   return {
     account,
     pacer: new AcceptancePacer(account.rate.messages, account.rate.perSeconds * 1000, acceptedBefore),
     waiting: new Map(),
     inFlight: new Map(),
+    removing: new Map(),
     sender: undefined,
     machine: initialMachine(now),
     cancelTimer: undefined,

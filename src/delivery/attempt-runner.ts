@@ -2,6 +2,11 @@
  * One attempt at one message and what follows from it: send to the pending recipients, decide
  * the outcome (recipient-outcome.ts, pure), persist it, tell the account (account-events.ts), and
  * finish, defer or keep the message (message-outcomes.ts). The scheduler owns when; this owns what.
+ *
+ * A message delivered to every recipient hands its connection back at once: its removal from
+ * the spool goes on as `removal`, which may wait for a shared fsync of queue/ (spool.ts,
+ * REMOVAL_FSYNC_WAIT_MS). Holding the connection for that wait had capped each account at
+ * maxConnections messages per wait, about 120 a second (docs/performance.md, "Delivery").
  */
 import type { Clock } from '../core/clock.js';
 import { conditionById } from '../core/conditions/index.js';
@@ -28,29 +33,43 @@ export interface AttemptDeps {
   readonly keep: (lane: Lane, record: QueueRecord) => void;
 }
 
+/** What an attempt ended with. */
+export interface Attempt {
+  /** When the upstream accepted the message, if it did. */
+  readonly acceptedAt: number | undefined;
+  /** The delivered message's removal, still under way; it never rejects (a failure keeps the record for a retry). */
+  readonly removal?: Promise<void>;
+}
+
+const NOTHING_ACCEPTED: Attempt = { acceptedAt: undefined };
+
 export class AttemptRunner {
   constructor(private readonly deps: AttemptDeps) {}
 
-  /** Resolves to the time the upstream accepted the message, if it did. */
-  async run(lane: Lane, record: QueueRecord, forceTokenRefresh: boolean): Promise<number | undefined> {
+  async run(lane: Lane, record: QueueRecord, forceTokenRefresh: boolean): Promise<Attempt> {
     const current: Current = { record };
     try {
       return await this.tryRecord(lane, current, forceTokenRefresh);
     } catch (error) {
-      const now = this.deps.clock.now();
-      const text = error instanceof Error ? error.message : String(error);
-      this.deps.logger.error({ id: record.id, account: lane.account.name, err: text }, 'delivery step failed; will try again');
-      lane.lastError = { at: now, id: record.id, text, condition: 'local-error' };
-      this.deps.keep(lane, { ...current.record, nextAttemptAt: new Date(now + this.deps.intervals.localErrorRetrySeconds * 1000).toISOString() });
-      return undefined;
+      this.stepFailed(lane, current, error);
+      return NOTHING_ACCEPTED;
     }
   }
 
-  private async tryRecord(lane: Lane, current: Current, forceTokenRefresh: boolean): Promise<number | undefined> {
+  /** A local step failed (the spool, most likely): the record is kept and tried again later. */
+  private stepFailed(lane: Lane, current: Current, error: unknown): void {
+    const now = this.deps.clock.now();
+    const text = error instanceof Error ? error.message : String(error);
+    this.deps.logger.error({ id: current.record.id, account: lane.account.name, err: text }, 'delivery step failed; will try again');
+    lane.lastError = { at: now, id: current.record.id, text, condition: 'local-error' };
+    this.deps.keep(lane, { ...current.record, nextAttemptAt: new Date(now + this.deps.intervals.localErrorRetrySeconds * 1000).toISOString() });
+  }
+
+  private async tryRecord(lane: Lane, current: Current, forceTokenRefresh: boolean): Promise<Attempt> {
     const recipients = pendingRecipients(current.record);
     if (recipients.length === 0) {
       await this.deps.outcomes.finish(lane.account, current);
-      return undefined;
+      return NOTHING_ACCEPTED;
     }
     const sender = (lane.sender ??= this.deps.transportFor(lane.account));
     const result = await sender.send(current.record, recipients, forceTokenRefresh ? { forceTokenRefresh: true } : {});
@@ -58,7 +77,7 @@ export class AttemptRunner {
       const condition = identityCondition(result.reason, result.kind === 'sign-in-required');
       this.deps.event(lane, condition.event as AccountEvent, { condition, reply: { text: result.reason }, id: current.record.id });
       this.deps.keep(lane, current.record);
-      return undefined;
+      return NOTHING_ACCEPTED;
     }
     const now = this.deps.clock.now();
     const outcome = decideOutcome({ record: current.record, recipients, result, forcedTokenRefresh: forceTokenRefresh, now: new Date(now).toISOString() });
@@ -70,8 +89,15 @@ export class AttemptRunner {
     else if (outcome.changed) await this.deps.outcomes.persist(current, outcome.record);
     this.report(lane, current.record, outcome, now);
     for (const note of outcome.events) this.deps.event(lane, note.event, { condition: note.verdict?.condition, reply: note.reply, id: current.record.id });
+    if (removesNext(outcome)) {
+      const removal = this.deps.outcomes.finish(lane.account, current).then(
+        () => undefined,
+        (error: unknown) => this.stepFailed(lane, current, error),
+      );
+      return { acceptedAt: now, removal };
+    }
     await this.finishStep(lane, current, outcome);
-    return outcome.delivered.length > 0 ? now : undefined;
+    return { acceptedAt: outcome.delivered.length > 0 ? now : undefined };
   }
 
   private async finishStep(lane: Lane, current: Current, outcome: Outcome): Promise<void> {

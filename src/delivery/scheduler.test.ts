@@ -154,6 +154,34 @@ describe('DeliveryScheduler', () => {
     expect(store.updates).toEqual([]);
   });
 
+  it('frees the connection once the upstream accepted, while the removal still waits', async () => {
+    const sender = new ScriptedSender(accept);
+    const records = await Promise.all(['m1', 'm2'].map((id) => store.add(id, ['a@fabrikam.com'])));
+    const removals: Array<() => void> = [];
+    const remove = store.remove.bind(store);
+    store.remove = (id: string): Promise<void> => new Promise((resolve) => removals.push(() => void remove(id).then(resolve)));
+    const running = startScheduler(sender, makeConfig({ maxConnections: 1 }));
+    running.start(records);
+    await clock.advance(0);
+    // One connection, and m1's removal not done: m2 went all the same.
+    expect(sender.calls.map((call) => call.id)).toEqual(['m1', 'm2']);
+    expect(removals).toHaveLength(2);
+    // The record of a message being removed is never queued (and sent) again.
+    running.enqueue(records[0]!);
+    await clock.advance(0);
+    expect(sender.calls).toHaveLength(2);
+    let idle = false;
+    void running.idle().then(() => (idle = true));
+    await settle();
+    expect(idle).toBe(false);
+    expect(running.snapshot().totals.delivered).toBe(0);
+    removals.splice(0).forEach((done) => done());
+    await settle();
+    expect(idle).toBe(true);
+    expect(store.removed).toEqual(['m1', 'm2']);
+    expect(running.snapshot().totals).toMatchObject({ delivered: 2, queued: 0, inFlight: 0 });
+  });
+
   it('records the delivered recipients when the removal fails, and never sends to them again', async () => {
     const sender = new ScriptedSender(accept);
     const record = await store.add('m1', ['a@fabrikam.com']);

@@ -15,7 +15,7 @@ import type { DeliveryObserver, DeliverySnapshot } from '../core/delivery-contra
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { applyEvent, identityCondition, type EventDetail } from './account-events.js';
-import { describeLane, earliestAttempt, newLane, oldest, oldestDue, type Lane } from './account-lane.js';
+import { describeLane, earliestAttempt, isBusyWith, newLane, oldest, oldestDue, workUnderWay, type Lane } from './account-lane.js';
 import { isHeld, isPaused, type AccountEvent } from './account-states.js';
 import type { DeliveryStore } from './delivery-store.js';
 import type { MessageSender } from './message-sender.js';
@@ -163,10 +163,10 @@ export class DeliveryScheduler {
     };
   }
 
-  /** Resolves when no send is in flight (for an orderly stop and for tests). */
+  /** Resolves when no send and no removal is under way (for an orderly stop and for tests). */
   async idle(): Promise<void> {
     for (;;) {
-      const running = [...this.lanes.values()].flatMap((lane) => [...lane.inFlight.values()]);
+      const running = [...this.lanes.values()].flatMap(workUnderWay);
       if (running.length === 0) return;
       await Promise.allSettled(running);
     }
@@ -198,7 +198,7 @@ export class DeliveryScheduler {
       this.logger.error({ id: record.id, account: record.account }, 'queued message names an account that is not configured');
       return undefined;
     }
-    if (!lane.inFlight.has(record.id)) lane.waiting.set(record.id, record);
+    if (!isBusyWith(lane, record.id)) lane.waiting.set(record.id, record);
     return lane;
   }
 
@@ -269,9 +269,15 @@ export class DeliveryScheduler {
     lane.waiting.delete(record.id);
     lane.pacer.reserve();
     const work = this.attempts.run(lane, record, forceTokenRefresh)
-      .then((acceptedAt) => {
+      .then(({ acceptedAt, removal }) => {
         lane.pacer.release(acceptedAt);
         if (acceptedAt !== undefined) this.pacingSaver?.soon();
+        if (removal === undefined) return;
+        // Set before the send leaves inFlight, so the id is never free while its files remain.
+        lane.removing.set(record.id, removal.finally(() => {
+          lane.removing.delete(record.id);
+          this.pump(lane);
+        }));
       })
       .finally(() => {
         lane.inFlight.delete(record.id);
