@@ -1,5 +1,6 @@
 /** The benchmark's table (ours beside Postfix, as ratios) and its JSON summary. */
-import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import type { CpuFigures } from './cpu-usage.js';
 import type { FloodResult } from './flood.js';
 import type { LatencySummary } from './latency-stats.js';
@@ -64,6 +65,8 @@ export interface BenchSummary {
   readonly node: string;
   readonly cpu: string;
   readonly cores: number;
+  /** The file system both relays spool on (the bench's temporary folder), with its mount options. */
+  readonly spoolFileSystem: string;
   readonly messageBytes: number;
   readonly rounds: number;
   readonly postfix: { readonly version?: string; readonly unavailable?: string };
@@ -78,9 +81,30 @@ export interface BenchSummary {
   readonly targets: readonly { readonly what: string; readonly met: boolean }[];
 }
 
-export function machine(): { node: string; cpu: string; cores: number } {
+export function machine(): { node: string; cpu: string; cores: number; spoolFileSystem: string } {
   const all = cpus();
-  return { node: process.version, cpu: all[0]?.model ?? 'unknown', cores: all.length };
+  return { node: process.version, cpu: all[0]?.model ?? 'unknown', cores: all.length, spoolFileSystem: fileSystemOf(tmpdir()) };
+}
+
+/**
+ * The type and mount options of the file system holding `folder`, from /proc/self/mounts
+ * (Linux; "unknown" elsewhere). Online `discard` makes every deletion expensive for the file
+ * creations that follow (docs/performance.md, "Where the time goes now (fifth sitting)").
+ */
+function fileSystemOf(folder: string): string {
+  let mounts: string;
+  try {
+    mounts = readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return 'unknown';
+  }
+  const under = (point: string): boolean => folder === point || folder.startsWith(point.endsWith('/') ? point : `${point}/`);
+  const holding = mounts
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields.length >= 4 && under(fields[1] ?? ''))
+    .sort((a, b) => (b[1]?.length ?? 0) - (a[1]?.length ?? 0))[0];
+  return holding === undefined ? 'unknown' : `${holding[2] ?? '?'} (${holding[3] ?? ''}) at ${holding[1] ?? '?'}`;
 }
 
 const num = (value: number | undefined, digits = 2, width = 8): string => (value === undefined ? '-' : value.toFixed(digits)).padStart(width);
@@ -153,6 +177,7 @@ export function formatTable(summary: BenchSummary): string {
   const pf = summary.postfix.unavailable === undefined ? `Postfix ${summary.postfix.version ?? ''}`.trim() : undefined;
   const rows = [
     `smtp-oauth-relay benchmark: node ${summary.node}, ${summary.cpu}, ${summary.cores} cores`,
+    `spool file system (both relays): ${summary.spoolFileSystem}`,
     `${summary.messageBytes}-byte messages; ours and ${pf ?? 'no reference'} measured in alternating rounds (${summary.rounds}) in one sitting; latency in ms`,
     pf === undefined ? `No Postfix comparison: ${summary.postfix.unavailable ?? ''}. Our figures alone.` : `ratio = ours / ${pf} (below 1x: ours is faster for latency; above 1x: ours does more msg/s)`,
     '',
