@@ -29,6 +29,21 @@ export interface Lane {
   lastError: (Omit<LastError, 'at'> & { at: number }) | undefined;
 }
 
+/** When a `queue retry` will really go, and why not at once. */
+export interface RetryPlan {
+  readonly at: string;
+  readonly waitingFor?: string | undefined;
+}
+
+/** A paused or held account goes at its wake-up; else intake's hold (intake-priority.ts), if any. */
+export function retryPlan(machine: AccountMachine, now: number, intakeBusyUntil: number | undefined): RetryPlan {
+  if (machine.state !== 'active' && machine.wakeAt > now) {
+    return { at: new Date(machine.wakeAt).toISOString(), waitingFor: `the account is ${machine.state}: ${machine.reason ?? ''}`.replace(/: $/, '') };
+  }
+  if (intakeBusyUntil === undefined) return { at: new Date(now).toISOString() };
+  return { at: new Date(intakeBusyUntil).toISOString(), waitingFor: 'clients are handing over messages; sends start when they pause' };
+}
+
 /** A send or a removal is under way for this record: it must not be queued again. */
 export function isBusyWith(lane: Lane, id: string): boolean {
   return lane.inFlight.has(id) || lane.removing.has(id);

@@ -476,6 +476,22 @@ describe('DeliveryScheduler', () => {
     expect(s.snapshot().accounts[0]?.queued).toBe(1);
   });
 
+  it('retryNow while clients hand over messages says that sends wait for them to pause, and until when', async () => {
+    const sender = new ScriptedSender(() => ({ kind: 'failed', reply: { code: 451, text: '451 4.3.0 Try later' } }));
+    const s = startScheduler(sender);
+    s.start([await store.add('m1', ['a@fabrikam.com'])]);
+    await clock.advance(0);
+    expect(sender.calls).toHaveLength(1);
+    s.accepted(await store.add('m2', ['b@fabrikam.com']));
+    const plan = s.retryNow('m1');
+    // INTAKE_PRIORITY: intake counts as busy for 50 ms after each accepted message.
+    expect(plan).toEqual({ at: new Date(clock.now() + 50).toISOString(), waitingFor: 'clients are handing over messages; sends start when they pause' });
+    await clock.advance(49);
+    expect(sender.calls).toHaveLength(1);
+    await clock.advance(1);
+    expect(sender.calls.map((c) => c.id).sort()).toEqual(['m1', 'm1', 'm2']);
+  });
+
   it('tells its observer of each delivery, deferral and failure, with the rule that decided it', async () => {
     const events: string[] = [];
     const observer: DeliveryObserver = {

@@ -15,7 +15,7 @@ import type { DeliveryObserver, DeliverySnapshot } from '../core/delivery-contra
 import type { Logger } from '../core/logger.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { applyEvent, identityCondition, type EventDetail } from './account-events.js';
-import { describeLane, earliestAttempt, isBusyWith, newLane, oldest, oldestDue, workUnderWay, type Lane } from './account-lane.js';
+import { describeLane, earliestAttempt, isBusyWith, newLane, oldest, oldestDue, retryPlan, workUnderWay, type Lane, type RetryPlan } from './account-lane.js';
 import { isHeld, isPaused, type AccountEvent } from './account-states.js';
 import type { DeliveryStore } from './delivery-store.js';
 import type { MessageSender } from './message-sender.js';
@@ -28,6 +28,7 @@ import { INTAKE_PRIORITY, pauseIntervals, type PauseIntervals } from './retry-sc
 export type { AccountSnapshot, AccountState, DeliveryObserver, DeliverySnapshot } from '../core/delivery-contracts.js';
 export type { MessageSender, SendResult, SendOptions, UpstreamReply } from './message-sender.js';
 export type { DeliveryStore } from './delivery-store.js';
+export type { RetryPlan } from './account-lane.js';
 
 export interface DeliverySchedulerOptions {
   readonly config: Config;
@@ -45,11 +46,6 @@ export interface DeliverySchedulerOptions {
   readonly intakePriority?: IntakePriorityLimits;
 }
 
-/** When a `queue retry` will really go, and why not at once. */
-export interface RetryPlan {
-  readonly at: string;
-  readonly waitingFor?: string | undefined;
-}
 
 export class DeliveryScheduler {
   private readonly clock: Clock;
@@ -116,9 +112,8 @@ export class DeliveryScheduler {
       const now = this.clock.now();
       lane.waiting.set(id, { ...record, nextAttemptAt: new Date(now).toISOString() });
       this.pump(lane);
-      const { machine } = lane;
-      const later = machine.state !== 'active' && machine.wakeAt > now;
-      return { at: new Date(later ? machine.wakeAt : now).toISOString(), ...(later ? { waitingFor: `the account is ${machine.state}: ${machine.reason ?? ''}`.replace(/: $/, '') } : {}) };
+      // Still waiting after the pump while the account is active: clients come first.
+      return retryPlan(lane.machine, now, lane.waiting.has(id) ? this.intake.holdUntil(now) : undefined);
     }
     return undefined;
   }
