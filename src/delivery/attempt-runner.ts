@@ -6,7 +6,8 @@
  * A message delivered to every recipient hands its connection back at once: its removal from
  * the spool goes on as `removal`, which may wait for a shared fsync of queue/ (spool.ts,
  * REMOVAL_FSYNC_WAIT_MS). Holding the connection for that wait had capped each account at
- * maxConnections messages per wait, about 120 a second (docs/performance.md, "Delivery").
+ * maxConnections messages per wait, about 120 a second (docs/performance.md, "Delivery: the
+ * connection is free at the 250").
  */
 import type { Clock } from '../core/clock.js';
 import { conditionById } from '../core/conditions/index.js';
