@@ -17,12 +17,12 @@ import { freePort } from '../test/support/ports.js';
 import { treeCpuMs } from './cpu-usage.js';
 import { messageOnWire } from './messages.js';
 import { launchRelay } from './relay-launcher.js';
+import { drained, type Target } from './rounds.js';
 import { runScenario, SCENARIOS } from './scenarios.js';
 
 const MESSAGES = Math.max(1, Number(process.env.DRAIN_MESSAGES ?? 3000));
 const ROUNDS = Math.max(1, Number(process.env.DRAIN_ROUNDS ?? 3));
 const PAUSE_MS = 3000;
-const DRAIN_TIMEOUT_MS = 300_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const perMessage = (cpuMs: number, count: number): string => (count === 0 ? '-' : (cpuMs / count).toFixed(2));
@@ -41,19 +41,15 @@ const config = { ...base, accounts: base.accounts.map((account) => ({ ...account
 const cli = process.env.BENCH_RELAY_CLI;
 const relay = await launchRelay({ config, dir: folder, port: await freePort(), ...(cli === undefined ? {} : { cli }) });
 try {
-  const relayCpu = (): Promise<number> => treeCpuMs(async () => [relay.pid]);
+  const ours: Target = { name: 'ours', port: relay.port, delivered: () => delivered, cpuMs: () => treeCpuMs(async () => [relay.pid]), sent: 0 };
   const message = messageOnWire(10 * 1024);
   for (let round = 1; round <= ROUNDS; round += 1) {
-    delivered = 0;
-    const [cpuStart, start] = [await relayCpu(), performance.now()];
-    await runScenario(scenario, relay.port, message, MESSAGES);
-    const [cpuIntake, intakeEnd, duringIntake] = [await relayCpu(), performance.now(), delivered];
-    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-    while (delivered < MESSAGES) {
-      if (Date.now() > deadline) throw new Error(`${delivered} of ${MESSAGES} delivered after ${DRAIN_TIMEOUT_MS / 1000} s`);
-      await sleep(10);
-    }
-    const [cpuEnd, end] = [await relayCpu(), performance.now()];
+    const [cpuStart, start, deliveredBefore] = [await ours.cpuMs(), performance.now(), delivered];
+    await runScenario(scenario, ours.port, message, MESSAGES);
+    ours.sent += MESSAGES;
+    const [cpuIntake, intakeEnd, duringIntake] = [await ours.cpuMs(), performance.now(), delivered - deliveredBefore];
+    await drained(ours);
+    const [cpuEnd, end] = [await ours.cpuMs(), performance.now()];
     const intakeMs = intakeEnd - start;
     console.log(
       `round ${round}: intake ${intakeMs.toFixed(0)} ms (${((MESSAGES * 1000) / intakeMs).toFixed(0)} msg/s, ${duringIntake} delivered meanwhile), ` +
