@@ -9,6 +9,8 @@ import type { AccountConfig, Config } from '../core/config.js';
 import { isHeldState } from '../core/delivery-contracts.js';
 import type { DeliveryObserver } from '../core/delivery-contracts.js';
 import type { Logger } from '../core/logger.js';
+import type { MessageFile } from '../core/message-file.js';
+import type { QueueRecord } from '../core/queue-record.js';
 import { SignInRequiredError } from '../core/token.js';
 import { FallbackSender, GraphSender, UpstreamTransport, type DeliveryScheduler, type MessageSender } from '../delivery/index.js';
 import { AlertLedger, AlertMonitor, queueDepthRows, RelayMetrics, StuckQueueWatch, type OsLog } from '../health/index.js';
@@ -73,16 +75,16 @@ export function senderFor(
   account: AccountConfig,
   parts: {
     tokens: ClosableTokenProvider;
-    messagePath: (id: string) => string;
+    messageFile: (record: QueueRecord) => MessageFile;
     clientName: string;
     graphTokens: () => ClosableTokenProvider;
     onFallback: (reply: string) => void;
   },
 ): MessageSender {
   const graph = (tokens: ClosableTokenProvider, note?: string) =>
-    new GraphSender({ graph: config.graph, account, tokens, messagePath: parts.messagePath, ...(note === undefined ? {} : { note }) });
+    new GraphSender({ graph: config.graph, account, tokens, messageFile: parts.messageFile, ...(note === undefined ? {} : { note }) });
   if (account.upstream === 'graph') return graph(parts.tokens);
-  const smtp = new UpstreamTransport({ upstream: config.upstream, account, tokens: parts.tokens, messagePath: parts.messagePath, clientName: parts.clientName });
+  const smtp = new UpstreamTransport({ upstream: config.upstream, account, tokens: parts.tokens, messageFile: parts.messageFile, clientName: parts.clientName });
   if (!account.graphFallback) return smtp;
   return new FallbackSender({ smtp, graph: () => graph(parts.graphTokens(), 'fallback: SMTP AUTH disabled'), onFallback: parts.onFallback });
 }

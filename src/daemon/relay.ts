@@ -120,7 +120,7 @@ export class Relay {
         transportFor: (account: AccountConfig) =>
           senderFor(config, account, {
             tokens: tokenFor(tokens, account.name),
-            messagePath: (id) => spool.messagePath(id),
+            messageFile: (record) => spool.messageFile(record),
             clientName: reportingHost,
             graphTokens: () => {
               const provider = buildTokenProvider(config, graphAccount(config, account), signIn.keyStore, { logger, clock });

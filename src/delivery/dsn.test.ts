@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MessageFile } from '../core/message-file.js';
 import { QUEUE_RECORD_VERSION, type QueueRecord } from '../core/queue-record.js';
 import { composeDsn, headerValue, readHeaderBlock } from './dsn.js';
 
@@ -71,16 +72,29 @@ describe('readHeaderBlock', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** The message in a file of its own, with `after` in the file behind it (as the spool keeps a record there). */
+  async function spooled(name: string, message: string, after = ''): Promise<MessageFile> {
+    const path = join(dir, name);
+    await writeFile(path, message + after);
+    return { path, size: Buffer.byteLength(message) };
+  }
+
   it('stops at the blank line that ends the header', async () => {
-    const path = join(dir, 'a.eml');
-    await writeFile(path, `Subject: Hi\r\nFrom: a@b.c\r\n\r\nSECRET BODY\r\n${'x'.repeat(100_000)}`);
-    expect(await readHeaderBlock(path)).toBe('Subject: Hi\r\nFrom: a@b.c');
+    const file = await spooled('a.eml', `Subject: Hi\r\nFrom: a@b.c\r\n\r\nSECRET BODY\r\n${'x'.repeat(100_000)}`);
+    expect(await readHeaderBlock(file)).toBe('Subject: Hi\r\nFrom: a@b.c');
+  });
+
+  it.each([
+    ['with', 'Subject: Hi\r\nFrom: a@b.c\r\n', '{"not":"part of the message"}\n'],
+    ['without', 'Subject: Hi\r\nFrom: a@b.c', '\n{"not":"part of the message"}\n'],
+  ])('ends a message without a body (%s a last line break) at its size, not at what follows it in the file', async (_, message, after) => {
+    const file = await spooled('headers-only.eml', message, after);
+    expect(await readHeaderBlock(file)).toBe('Subject: Hi\r\nFrom: a@b.c');
   });
 
   it('caps a header without an end at whole lines', async () => {
-    const path = join(dir, 'b.eml');
-    await writeFile(path, Array.from({ length: 2000 }, (_, i) => `X-Line-${i}: ${'y'.repeat(60)}`).join('\r\n'));
-    const block = await readHeaderBlock(path, 4096);
+    const file = await spooled('b.eml', Array.from({ length: 2000 }, (_, i) => `X-Line-${i}: ${'y'.repeat(60)}`).join('\r\n'));
+    const block = await readHeaderBlock(file, 4096);
     expect(block.length).toBeLessThanOrEqual(4096);
     expect(block.split('\r\n').every((line) => /^X-Line-\d+: y{60}$/.test(line))).toBe(true);
   });

@@ -9,8 +9,8 @@
  * without Send As rights, and is marked Auto-Submitted: auto-replied (RFC 3834 section 5).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { encode as encodeQp, wrap as wrapQp } from 'nodemailer/lib/qp';
+import { readMessageStream, type MessageFile } from '../core/message-file.js';
 import type { QueueRecord, RecordedReply } from '../core/queue-record.js';
 import type { EnqueueFields } from './delivery-store.js';
 import { EXPIRED_STATUS, enhancedCodeOf } from '../core/conditions/index.js';
@@ -161,11 +161,15 @@ function humanText(record: QueueRecord, reports: readonly RecipientReport[], sub
   return lines.join('\r\n');
 }
 
-/** Reads the original message up to the blank line that ends its header (RFC 5322 2.1), capped. */
-export async function readHeaderBlock(path: string, maxBytes = MAX_HEADER_BYTES): Promise<string> {
+/**
+ * Reads the original message up to the blank line that ends its header (RFC 5322 2.1), capped.
+ * A message without a body ends at `size`, not at the end of its file, so what the spool keeps
+ * after it never reaches the DSN.
+ */
+export async function readHeaderBlock(file: MessageFile, maxBytes = MAX_HEADER_BYTES): Promise<string> {
   const chunks: Buffer[] = [];
   let length = 0;
-  const stream = createReadStream(path, { highWaterMark: 16 * 1024 });
+  const stream = readMessageStream(file, { highWaterMark: 16 * 1024 });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       chunks.push(chunk);

@@ -134,7 +134,7 @@ export class MessageOutcomes {
     }
     let originalHeaders = '';
     try {
-      originalHeaders = await readHeaderBlock(store.messagePath(record.id));
+      originalHeaders = await readHeaderBlock(store.messageFile(record));
     } catch (error) {
       logger.warn({ id: record.id, err: (error as Error).message }, 'original headers unreadable; DSN without them');
     }

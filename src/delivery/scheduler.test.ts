@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { MemoryStore } from '../../test/support/memory-delivery-store.js';
 import { configSchema, type Config } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
+import { readMessage } from '../core/message-file.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { MessageSender, SendOptions, SendResult } from './message-sender.js';
 import { DeliveryScheduler, type DeliveryObserver } from './scheduler.js';
@@ -535,11 +536,12 @@ describe('DeliveryScheduler', () => {
   it('stop closes the transport', async () => {
     const sender = new ScriptedSender(accept);
     const s = startScheduler(sender);
-    s.start([await store.add('m1', ['a@fabrikam.com'])]);
+    const record = await store.add('m1', ['a@fabrikam.com']);
+    s.start([record]);
     await clock.advance(0);
     await s.stop(1000);
     scheduler = undefined;
     expect(sender.closed).toBe(true);
-    expect(await readFile(store.messagePath('m1'), 'utf8')).toContain('Invoice 42');
+    expect((await readMessage(store.messageFile(record))).toString('utf8')).toContain('Invoice 42');
   });
 });

@@ -127,19 +127,24 @@ describe('UpstreamTransport', () => {
 
   function makeTransport(tokens: TokenProvider, upstream: Record<string, unknown> = { caFile }): UpstreamTransport {
     const config = configWith(upstream);
-    transport = new UpstreamTransport({ upstream: config.upstream, account: config.accounts[0]!, tokens, messagePath: (id) => join(dir, `${id}.eml`) });
+    transport = new UpstreamTransport({
+      upstream: config.upstream,
+      account: config.accounts[0]!,
+      tokens,
+      messageFile: (queued) => ({ path: join(dir, `${queued.id}.eml`), size: queued.size }),
+    });
     return transport;
   }
 
-  const record = (to: string[]): QueueRecord => ({
+  const record = (to: string[], id = 'm1'): QueueRecord => ({
     version: QUEUE_RECORD_VERSION,
-    id: 'm1',
+    id,
     kind: 'message',
     account: 'sage',
     receivedAt: new Date().toISOString(),
     client: { address: '127.0.0.1' },
     mailFrom: MAILBOX,
-    size: EML.length,
+    size: Buffer.byteLength(EML),
     recipients: to.map((address) => ({ address, status: 'pending' })),
     attempts: 0,
     nextAttemptAt: new Date().toISOString(),
@@ -153,6 +158,14 @@ describe('UpstreamTransport', () => {
     expect(log.auths).toEqual([{ username: MAILBOX, accessToken: 'tok-1', secure: true }]);
     expect(log.messages).toHaveLength(1);
     expect(log.messages[0]).toMatchObject({ from: MAILBOX, to: ['a@fabrikam.com'] });
+    expect(log.messages[0]?.body).toBe(EML);
+  });
+
+  it('sends only the first size bytes of the file, never what the spool keeps after the message', async () => {
+    await writeFile(join(dir, 'm2.eml'), `${EML}\n{"not":"part of the message"}\n`);
+    const result = await makeTransport(new CountingTokens()).send(record(['a@fabrikam.com'], 'm2'), ['a@fabrikam.com']);
+    expect(result.kind).toBe('sent');
+    expect(log.messages).toHaveLength(1);
     expect(log.messages[0]?.body).toBe(EML);
   });
 

@@ -8,10 +8,10 @@
  * Exchange Online: smtp.office365.com:587, STARTTLS, TLS 1.2+, AUTH XOAUTH2 with
  * user=<mailbox> (https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth).
  */
-import { createReadStream } from 'node:fs';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { AccountConfig, Config } from '../core/config.js';
+import { readMessageStream, type MessageFile } from '../core/message-file.js';
 import { releasingPassThrough } from '../core/transient-buffers.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { SignInRequiredError, type TokenProvider } from '../core/token.js';
@@ -30,8 +30,8 @@ export interface UpstreamTransportOptions {
   readonly tokens: TokenProvider;
   /** Name sent in EHLO; nodemailer uses the machine name when absent. */
   readonly clientName?: string;
-  /** Where the .eml of a record lives (the spool's messagePath). */
-  readonly messagePath: (id: string) => string;
+  /** Where a record's message is (the spool's messageFile): only its first `size` bytes are sent. */
+  readonly messageFile: (record: QueueRecord) => MessageFile;
 }
 
 /** The part of nodemailer's error we read; it copies the server's reply into these fields. */
@@ -51,7 +51,7 @@ export class UpstreamTransport implements MessageSender {
   private readonly tokens: TokenProvider;
   /** The token the pool's connections authenticated with (never logged). */
   private connectedWith: string | undefined;
-  private readonly messagePath: (id: string) => string;
+  private readonly messageFile: (record: QueueRecord) => MessageFile;
   /** Errors thrown by the token provider, so they are told apart from SMTP failures. */
   private readonly tokenErrors = new WeakSet<object>();
   private forceNextRefresh = false;
@@ -59,7 +59,7 @@ export class UpstreamTransport implements MessageSender {
   constructor(options: UpstreamTransportOptions) {
     this.options = options;
     this.tokens = options.tokens;
-    this.messagePath = options.messagePath;
+    this.messageFile = options.messageFile;
   }
 
   private async pool(): Promise<Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>> {
@@ -145,7 +145,7 @@ export class UpstreamTransport implements MessageSender {
       if (error instanceof Error) this.tokenErrors.add(error);
       return this.describeFailure(error);
     }
-    const file = createReadStream(this.messagePath(record.id));
+    const file = readMessageStream(this.messageFile(record));
     // Gives back the memory of what was already sent while a large message streams (docs/performance.md).
     const raw = file.pipe(releasingPassThrough());
     file.once('error', (error) => raw.destroy(error));

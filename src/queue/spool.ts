@@ -12,6 +12,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { MessageFile } from '../core/message-file.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { SpooledDraft } from '../core/spool-contracts.js';
 import { DIRECTORY_FSYNC, fsyncDirectory, moveDurable, PRIVATE_FILE_MODE } from './durable-fs.js';
@@ -108,7 +109,12 @@ export class Spool {
     await this.track(this.moveToFailedNow(record));
   }
 
-  /** queue/<id>.eml, for reading the message to deliver. */
+  /** The bytes of a queued message: queue/<id>.eml. */
+  messageFile(record: Pick<QueueRecord, 'id' | 'size'>): MessageFile {
+    return { path: this.messagePath(record.id), size: record.size };
+  }
+
+  /** queue/<id>.eml. */
   messagePath(id: string): string {
     return join(this.folders.queue, emlName(id));
   }

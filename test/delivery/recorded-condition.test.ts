@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { conditionById } from '../../src/core/conditions/index.js';
 import { configSchema, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { readMessage } from '../../src/core/message-file.js';
 import type { QueueRecord } from '../../src/core/queue-record.js';
 import type { MessageSender, SendResult } from '../../src/delivery/message-sender.js';
 import { DeliveryScheduler } from '../../src/delivery/scheduler.js';
@@ -109,7 +110,7 @@ describe('the recorded condition', () => {
     const upstream = new Upstream((recipients) => ({ kind: 'sent', response: '250 2.6.0 Queued', accepted: recipients, rejected: [] }));
     const sendOne = upstream.send.bind(upstream);
     upstream.send = async (queued, recipients) => {
-      if (queued.kind === 'dsn') dsns.push(await readFile(second.spool.messagePath(queued.id), 'utf8'));
+      if (queued.kind === 'dsn') dsns.push((await readMessage(second.spool.messageFile(queued))).toString('utf8'));
       return sendOne(queued, recipients);
     };
     const after = await run(second.records, second.spool, upstream, metrics);

@@ -59,16 +59,19 @@ function configWith(account: Record<string, unknown> = {}, graph: Record<string,
 function senderFor(config: Config, tokens?: ClosableTokenProvider, extra: Partial<GraphSenderOptions> = {}): GraphSender {
   const account = config.accounts[0] as AccountConfig;
   const provider = tokens ?? createTokenProvider(account, config.identity, { logger: silentLogger() });
-  const sender = new GraphSender({ graph: config.graph, account, tokens: provider, messagePath: (id) => join(dir, `${id}.eml`), ...extra });
+  const sender = new GraphSender({ graph: config.graph, account, tokens: provider, messageFile: (record) => ({ path: join(dir, `${record.id}.eml`), size: record.size }), ...extra });
   open.push(provider, sender);
   return sender;
 }
 
+/** What the spool keeps in a message's file after its `size` bytes: never part of what is sent. */
+const AFTER_MESSAGE = '\n{"not":"part of the message"}\n';
+
 let counter = 0;
-async function spooled(raw: string, recipients: string[] = [RECIPIENT]): Promise<QueueRecord> {
+async function spooled(raw: string, recipients: string[] = [RECIPIENT], after = ''): Promise<QueueRecord> {
   counter += 1;
   const id = `m${counter}`;
-  await writeFile(join(dir, `${id}.eml`), raw);
+  await writeFile(join(dir, `${id}.eml`), raw + after);
   return {
     version: 1,
     id,
@@ -95,6 +98,20 @@ describe('GraphSender against the Graph stand-in', () => {
     const sent = tenant.graph!.sent[before]!;
     expect(sent.recipients).toEqual({ to: [RECIPIENT], cc: [], bcc: ['archive@contoso.example'] });
     expect(sent.mime.toString('latin1')).toMatch(/\r\n\r\nHello\.\r\n$/);
+  });
+
+  it.each([
+    ['sendMail (MIME)', {}],
+    ['sendMail (JSON)', { saveToSentItems: false }],
+  ])('%s sends only the first size bytes of the file', async (route, account) => {
+    const sender = senderFor(configWith(account));
+    const before = tenant.graph!.sent.length;
+    const raw = message();
+    const result = await sender.send(await spooled(raw, [RECIPIENT], AFTER_MESSAGE), [RECIPIENT]);
+    expect(result.kind === 'sent' && result.response).toContain(route);
+    const sent = tenant.graph!.sent[before]!;
+    expect(sent.mime.toString('latin1')).not.toContain('part of the message');
+    if (route === 'sendMail (MIME)') expect(sent.mime.toString('latin1')).toBe(raw);
   });
 
   it.each<[{ status: number; code: string; retryAfterSeconds?: number }, string, string]>([

@@ -4,6 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { MessageFile } from '../../src/core/message-file.js';
 import { QUEUE_RECORD_VERSION, type QueueRecord } from '../../src/core/queue-record.js';
 import type { DeliveryStore, EnqueueFields } from '../../src/delivery/delivery-store.js';
 import type { ManualClock } from './manual-clock.js';
@@ -23,6 +24,8 @@ export class MemoryStore implements DeliveryStore {
 
   async add(id: string, recipients: string[], options: { kind?: QueueRecord['kind']; receivedAt?: number; subject?: string } = {}): Promise<QueueRecord> {
     const at = new Date(options.receivedAt ?? this.clock.now()).toISOString();
+    const raw = Buffer.from(`From: accounts@contoso.com\r\nSubject: ${options.subject ?? 'Invoice 42'}\r\n\r\nbody\r\n`);
+    await writeFile(this.pathOf(id), raw);
     const record: QueueRecord = {
       version: QUEUE_RECORD_VERSION,
       id,
@@ -31,12 +34,12 @@ export class MemoryStore implements DeliveryStore {
       receivedAt: at,
       client: { address: '127.0.0.1' },
       mailFrom: 'accounts@contoso.com',
-      size: 100,
+      // The real length: readers stop at `size` (src/core/message-file.ts).
+      size: raw.length,
       recipients: recipients.map((address) => ({ address, status: 'pending' })),
       attempts: 0,
       nextAttemptAt: at,
     };
-    await writeFile(this.messagePath(id), `From: accounts@contoso.com\r\nSubject: ${options.subject ?? 'Invoice 42'}\r\n\r\nbody\r\n`);
     this.records.set(id, record);
     return record;
   }
@@ -53,12 +56,15 @@ export class MemoryStore implements DeliveryStore {
     this.failed.push(structuredClone(record));
     this.records.delete(record.id);
   }
-  messagePath(id: string): string {
+  messageFile(record: QueueRecord): MessageFile {
+    return { path: this.pathOf(record.id), size: record.size };
+  }
+  private pathOf(id: string): string {
     return join(this.dir, `${id}.eml`);
   }
   async enqueueBuffer(raw: Buffer, fields: EnqueueFields): Promise<QueueRecord> {
     const id = `dsn${(this.next += 1)}`;
-    await writeFile(this.messagePath(id), raw);
+    await writeFile(this.pathOf(id), raw);
     const at = new Date(this.clock.now()).toISOString();
     const record: QueueRecord = {
       version: QUEUE_RECORD_VERSION,

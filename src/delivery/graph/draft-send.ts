@@ -6,6 +6,7 @@
  * https://learn.microsoft.com/graph/outlook-large-attachments
  * https://learn.microsoft.com/graph/api/resources/message (internetMessageId: "updatable only if isDraft")
  */
+import type { MessageFile } from '../../core/message-file.js';
 import { planRecipients, type NamedAddress } from './graph-recipients.js';
 import type { FileAttachmentJson, GraphMailbox } from './graph-mailbox.js';
 import { forEachAttachment, outlineMessage, type AttachmentOutline, type MessageOutline } from './message-outline.js';
@@ -15,17 +16,18 @@ export const SMALL_ATTACHMENT_BYTES = 3_000_000;
 
 export interface DraftSendOptions {
   readonly mailbox: GraphMailbox;
-  readonly path: string;
+  /** The spooled message: the first `size` bytes of its file. */
+  readonly file: MessageFile;
   readonly recipients: readonly string[];
   /** Bytes per upload-session request (graph.uploadChunkBytes). */
   readonly chunkBytes: number;
 }
 
 export async function sendAsDraft(options: DraftSendOptions): Promise<void> {
-  const outline = await outlineMessage(options.path);
+  const outline = await outlineMessage(options.file);
   const draftId = await options.mailbox.createDraft(messageJson(outline, options.recipients));
   try {
-    await forEachAttachment(options.path, async (attachment, content) => {
+    await forEachAttachment(options.file, async (attachment, content) => {
       const size = outline.attachments[attachment.index]?.size ?? 0;
       if (size < SMALL_ATTACHMENT_BYTES) {
         await options.mailbox.attach(draftId, fileAttachment(attachment, await collect(content)));
@@ -43,9 +45,9 @@ export async function sendAsDraft(options: DraftSendOptions): Promise<void> {
 
 /** A small message as one JSON sendMail (used when Sent Items must not keep a copy). */
 export async function sendAsJson(options: Omit<DraftSendOptions, 'chunkBytes'>, saveToSentItems: boolean): Promise<void> {
-  const outline = await outlineMessage(options.path);
+  const outline = await outlineMessage(options.file);
   const attachments: FileAttachmentJson[] = [];
-  await forEachAttachment(options.path, async (attachment, content) => {
+  await forEachAttachment(options.file, async (attachment, content) => {
     attachments.push(fileAttachment(attachment, await collect(content)));
   });
   await options.mailbox.sendJson({ ...messageJson(outline, options.recipients), attachments }, saveToSentItems);

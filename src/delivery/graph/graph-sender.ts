@@ -9,9 +9,9 @@
  * no per-recipient answer: a message is accepted or refused as a whole.
  */
 import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { AccountConfig, Config } from '../../core/config.js';
+import { readMessage, type MessageFile } from '../../core/message-file.js';
 import type { QueueRecord } from '../../core/queue-record.js';
 import { SignInRequiredError, type TokenProvider } from '../../core/token.js';
 import { classify } from '../../core/conditions/index.js';
@@ -28,7 +28,8 @@ export interface GraphSenderOptions {
   readonly account: AccountConfig;
   /** A provider whose tokens are for Graph (scope https://graph.microsoft.com/...). */
   readonly tokens: TokenProvider;
-  readonly messagePath: (id: string) => string;
+  /** Where a record's message is (the spool's messageFile): only its first `size` bytes are sent. */
+  readonly messageFile: (record: QueueRecord) => MessageFile;
   /** Added to the response text, e.g. why this account uses Graph (a fallback). */
   readonly note?: string;
   readonly clock?: Clock;
@@ -62,7 +63,7 @@ export class GraphSender implements MessageSender {
   }
 
   async send(record: QueueRecord, recipients: string[], options: SendOptions = {}): Promise<SendResult> {
-    const path = this.options.messagePath(record.id);
+    const file = this.options.messageFile(record);
     let forceRefresh = options.forceTokenRefresh === true;
     const mailbox = new GraphMailbox({
       http: this.http,
@@ -79,7 +80,7 @@ export class GraphSender implements MessageSender {
       },
     });
     try {
-      const route = await this.deliver(mailbox, path, recipients);
+      const route = await this.deliver(mailbox, file, recipients);
       const note = this.options.note === undefined ? '' : `; ${this.options.note}`;
       return { kind: 'sent', response: `202 2.0.0 Accepted by Microsoft Graph (${route}${note})`, accepted: recipients, rejected: [] };
     } catch (error) {
@@ -91,19 +92,19 @@ export class GraphSender implements MessageSender {
     this.http.close();
   }
 
-  private async deliver(mailbox: GraphMailbox, path: string, recipients: readonly string[]): Promise<Route> {
+  private async deliver(mailbox: GraphMailbox, file: MessageFile, recipients: readonly string[]): Promise<Route> {
     const { graph, account } = this.options;
-    const size = (await stat(path)).size;
+    const { size } = file;
     this.checkBudget(size);
     if (size > graph.mimeMaxBytes) {
-      await sendAsDraft({ mailbox, path, recipients, chunkBytes: graph.uploadChunkBytes });
+      await sendAsDraft({ mailbox, file, recipients, chunkBytes: graph.uploadChunkBytes });
       return 'draft with upload sessions';
     }
     if (!account.saveToSentItems) {
-      await sendAsJson({ mailbox, path, recipients }, false);
+      await sendAsJson({ mailbox, file, recipients }, false);
       return 'sendMail (JSON)';
     }
-    const raw = await readFile(path);
+    const raw = await readMessage(file);
     const plan = planRecipients(recipientsInHeader(raw), recipients);
     await mailbox.sendMime(plan.changed ? withRecipients(raw, plan) : raw);
     return 'sendMail (MIME)';

@@ -5,9 +5,9 @@
  * attachment's bytes to a visitor, with backpressure (mailparser waits for `release()`).
  * Memory stays at the body plus one upload chunk, whatever the attachments weigh.
  */
-import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { AddressObject, AttachmentStream, HeaderLines, Headers, MessageText } from 'mailparser';
+import { readMessageStream, type MessageFile } from '../../core/message-file.js';
 import type { NamedAddress } from './graph-recipients.js';
 
 export interface AttachmentOutline {
@@ -37,12 +37,12 @@ export interface MessageOutline {
 const PARSER_OPTIONS = { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, checksumAlgo: false as const };
 
 /** First pass: everything but the attachments' bytes. */
-export async function outlineMessage(path: string): Promise<MessageOutline> {
+export async function outlineMessage(file: MessageFile): Promise<MessageOutline> {
   let headers: Headers = new Map();
   let headerLines: HeaderLines = [];
   let text: MessageText | undefined;
   const attachments: AttachmentOutline[] = [];
-  await parse(path, {
+  await parse(file, {
     onHeaders: (parsed) => {
       headers = parsed;
     },
@@ -75,9 +75,9 @@ export async function outlineMessage(path: string): Promise<MessageOutline> {
 }
 
 /** Second pass: each attachment in order, its bytes as a stream the visitor must consume. */
-export async function forEachAttachment(path: string, visit: (outline: Omit<AttachmentOutline, 'size'>, content: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
+export async function forEachAttachment(file: MessageFile, visit: (outline: Omit<AttachmentOutline, 'size'>, content: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
   let index = 0;
-  await parse(path, {
+  await parse(file, {
     onAttachment: async (attachment) => {
       await visit(describe(attachment, index), attachment.content as AsyncIterable<Buffer>);
       index += 1;
@@ -93,7 +93,7 @@ interface ParseHandlers {
   onText?: (text: MessageText) => void;
 }
 
-async function parse(path: string, handlers: ParseHandlers): Promise<void> {
+async function parse(file: MessageFile, handlers: ParseHandlers): Promise<void> {
   // Loaded on first use: mailparser with html-to-text and htmlparser2 adds about 29 MiB to a
   // relay that never delivers through Graph (docs/performance.md, "Memory").
   const { MailParser } = await import('mailparser');
@@ -114,7 +114,8 @@ async function parse(path: string, handlers: ParseHandlers): Promise<void> {
       }
     }
   })();
-  await Promise.all([pipeline(createReadStream(path), parser), consume]);
+  // Only the message's own bytes: whatever the file holds after them is not part of it.
+  await Promise.all([pipeline(readMessageStream(file), parser), consume]);
 }
 
 function describe(attachment: AttachmentStream, index: number): Omit<AttachmentOutline, 'size'> {
