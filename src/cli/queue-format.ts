@@ -38,7 +38,8 @@ export function formatQueueEntry(entry: QueueEntry & { emlPath: string }): strin
     `last reply:    ${last === undefined ? '-' : replyLine(last)}`,
     'recipients:',
     ...recipients,
-    `message file:  ${entry.emlPath}`,
+    // The spool keeps the first record after the message in the same file (docs/architecture.md).
+    `message file:  ${entry.emlPath} (its first ${entry.size} bytes)`,
     '',
   ].join('\n');
 }

@@ -1,7 +1,8 @@
 /**
- * The small versioned JSON file that sits beside each spooled message (<id>.json beside <id>.eml).
- * It is the message's whole state: envelope, per-recipient outcome, attempts and schedule.
- * The message itself (.eml) is written once and never changed.
+ * A spooled message's small versioned record: its whole state (envelope, per-recipient outcome,
+ * attempts and schedule). The first one is written at the end of the message's <id>.eml when it
+ * is committed, and a changed one in <id>.json beside it (src/queue/record-trailer.ts). The
+ * message file is written once and never changed.
  */
 import { z } from 'zod';
 
@@ -50,7 +51,7 @@ export const queueRecordSchema = z.object({
   lifetimeStartsAt: z.string().optional(),
   client: z.object({ address: z.string(), helo: z.string().optional() }),
   mailFrom: z.string(),
-  /** Size of the .eml in bytes. */
+  /** Size of the message in bytes: the first `size` bytes of its .eml. */
   size: z.number().int().nonnegative(),
   recipients: z.array(recipientSchema).min(1),
   attempts: z.number().int().nonnegative(),

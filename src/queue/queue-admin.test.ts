@@ -56,15 +56,25 @@ afterEach(async () => {
 });
 
 describe('listQueue', () => {
-  it('lists each folder oldest first and skips damaged records', async () => {
+  it('lists each folder oldest first, each with its newest record, and skips what is not a committed message', async () => {
     const second = await enqueue('zzz');
     await clock.advance(-5000); // an older message with a later-sorting name
     const first = await enqueue('aaa');
     const failed = await failedMessage('fff');
+    // The record changed after the commit: the .json beside the message is the record now.
+    const updated = { ...second, attempts: 2 };
+    await spool.update(updated);
+    await writeFile(spoolDir('queue', 'broken.eml'), 'Subject: x\r\n\r\n');
     await writeFile(spoolDir('queue', 'broken.json'), 'not json');
+    // Being received: no record at its end yet.
+    await writeFile(spoolDir('queue', 'receiving.eml'), 'Subject: half a mess');
+    // Left by an interrupted removal: the message is gone.
+    await writeFile(spoolDir('queue', 'gone.json'), JSON.stringify({ ...first, id: 'gone' }));
 
-    expect(await listQueue(dataDir, 'queue')).toEqual([first, second]);
+    expect(await listQueue(dataDir, 'queue')).toEqual([first, updated]);
     expect(await listQueue(dataDir, 'failed')).toEqual([failed]);
+    expect(await findMessage(dataDir, 'gone')).toBeUndefined();
+    expect(await findMessage(dataDir, 'receiving')).toBeUndefined();
   });
 
   it('is empty when there is no spool yet', async () => {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { QueueRecord } from '../core/queue-record.js';
 import { fsyncDirectory, moveDurable, writeFileSynced } from './durable-fs.js';
 import { isSafeQueueId } from './queue-id.js';
-import { InvalidRecordError, readRecordFile, serializeRecord, writeRecordFile } from './record-file.js';
+import { readQueuedRecord } from './queued-record.js';
+import { InvalidRecordError, serializeRecord, writeRecordFile } from './record-file.js';
 import { compareText } from './recovery.js';
 import { emlName, jsonName, spoolFolders } from './spool-folders.js';
 
@@ -17,6 +18,7 @@ export type QueueFolder = 'queue' | 'failed';
 export interface FoundMessage {
   record: QueueRecord;
   folder: QueueFolder;
+  /** The message file: its first `record.size` bytes are the message, its record follows. */
   emlPath: string;
 }
 
@@ -42,12 +44,14 @@ export async function listQueue(dataDir: string, folder: QueueFolder): Promise<Q
     throw error;
   }
   const records: QueueRecord[] = [];
-  for (const name of names.filter((n) => n.endsWith('.json'))) {
+  // Every committed message has its .eml; one being received or removed meanwhile has no record.
+  for (const id of names.filter((n) => n.endsWith('.eml')).map((n) => n.slice(0, -'.eml'.length))) {
     try {
-      records.push(await readRecordFile(join(dir, name)));
+      const record = await readQueuedRecord(dir, id);
+      if (record !== undefined) records.push(record);
     } catch (error) {
-      // Removed meanwhile by the running daemon, or damaged: neither is a message to list.
-      if (isNotFound(error) || error instanceof InvalidRecordError) continue;
+      // Damaged: not a message to list (recovery quarantines it).
+      if (error instanceof InvalidRecordError) continue;
       throw error;
     }
   }
@@ -59,13 +63,8 @@ export async function findMessage(dataDir: string, id: string): Promise<FoundMes
   if (!isSafeQueueId(id)) return undefined;
   const folders = spoolFolders(dataDir);
   for (const folder of ['queue', 'failed'] as const) {
-    try {
-      const record = await readRecordFile(join(folders[folder], jsonName(id)));
-      return { record, folder, emlPath: join(folders[folder], emlName(id)) };
-    } catch (error) {
-      if (isNotFound(error)) continue;
-      throw error;
-    }
+    const record = await readQueuedRecord(folders[folder], id);
+    if (record !== undefined) return { record, folder, emlPath: join(folders[folder], emlName(id)) };
   }
   return undefined;
 }
@@ -108,14 +107,18 @@ export async function retryMessage(dataDir: string, id: string, now: Date | numb
   return record;
 }
 
-/** Removes a message from queue/ or failed/: the record first, so a crash never leaves a record without its message. */
+/**
+ * Removes a message from queue/ or failed/ in the spool's order (spool.ts, `remove`): the .eml
+ * first, which holds the first record, then the .json once that removal is durable. A crash in
+ * between leaves a .json alone, which recovery removes.
+ */
 export async function deleteMessage(dataDir: string, id: string): Promise<void> {
   const found = await findMessage(dataDir, id);
   if (found === undefined) throw new MessageNotFoundError(id);
   const dir = spoolFolders(dataDir)[found.folder];
-  await rm(join(dir, jsonName(id)), { force: true });
-  await fsyncDirectory(dir);
   await rm(join(dir, emlName(id)), { force: true });
+  await fsyncDirectory(dir);
+  await rm(join(dir, jsonName(id)), { force: true });
 }
 
 function isNotFound(error: unknown): boolean {

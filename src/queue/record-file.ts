@@ -21,17 +21,24 @@ export function serializeRecord(record: QueueRecord): string {
 
 /** Reads and validates a record; fs errors (ENOENT...) pass through unchanged. */
 export async function readRecordFile(path: string): Promise<QueueRecord> {
-  const text = await readFile(path, 'utf8');
+  return parseRecord(path, await readFile(path, 'utf8'), '.json', '');
+}
+
+/**
+ * Validates the text of a record kept in the file at `path`, whose name must be the record's id
+ * and `extension`; `where` says which part of the file it was ("its trailer ") in the errors.
+ */
+export function parseRecord(path: string, text: string, extension: '.json' | '.eml', where: string): QueueRecord {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new InvalidRecordError(path, 'not valid JSON', { cause: error });
+    throw new InvalidRecordError(path, `${where}not valid JSON`, { cause: error });
   }
   const parsed = queueRecordSchema.safeParse(data);
-  if (!parsed.success) throw new InvalidRecordError(path, `not a queue record: ${parsed.error.message}`, { cause: parsed.error });
+  if (!parsed.success) throw new InvalidRecordError(path, `${where}not a queue record: ${parsed.error.message}`, { cause: parsed.error });
   // A record copied or renamed by hand would otherwise describe another message's file.
-  if (`${parsed.data.id}.json` !== basename(path)) throw new InvalidRecordError(path, `holds the id ${parsed.data.id}`);
+  if (`${parsed.data.id}${extension}` !== basename(path)) throw new InvalidRecordError(path, `${where}holds the id ${parsed.data.id}`);
   return parsed.data;
 }
 

@@ -4,35 +4,42 @@
  *
  *   tmp/*                                   an interrupted record update (or a    -> removed
  *                                           receive by a version up to 0.1.0, which wrote there)
- *   queue/X.eml without X.json              never committed                     -> removed
+ *   queue/X.eml without X.json
  *     ... and failed/X.json without its .eml  half-done `queue retry`           -> .eml moved back to failed/
- *   queue/X.json empty, beside X.eml        a crash while committing            -> both removed
+ *     ... not ending with its record         never committed                     -> removed
+ *     ... ending with a damaged record       damaged                             -> quarantined
+ *   queue/X.json empty, beside X.eml        a crash while a version up to 0.1.0 -> as if there were no X.json
+ *                                           committed (it created the .json)
  *   queue/X.json without X.eml
  *     ... and failed/X.eml present           half-done move to failed/          -> .json moved to failed/
- *     ... otherwise                          damaged                             -> quarantined
+ *     ... otherwise                          interrupted removal                 -> removed
  *   queue/X.json unreadable or invalid       damaged                             -> both files quarantined
  *   queue/X.eml shorter or longer than X.json says  not whole (power cut)         -> both files quarantined
  *   queue/X.json + X.eml, and failed/X.json  `queue retry` done but not cleaned  -> failed/X.json removed
+ *   failed/X.json, no X.eml in either folder  interrupted `queue delete`         -> removed
  *
- * A message is received straight into queue/X.eml and committed by creating queue/X.json beside it
- * and fsyncing both files and the folder (spool.ts); `250` follows only then. So an .eml without a
- * record, or with a record still empty (the relay stopped between creating and writing it), was
- * never acknowledged. A committed message (valid .json with its whole .eml in queue/) is never
- * removed; nothing is ever deleted that could have been acknowledged, only moved to quarantine/
- * for a person to look at.
+ * A message is received straight into queue/X.eml and committed by writing its first record at
+ * the file's end and fsyncing the file and the folder (spool.ts, record-trailer.ts); `250`
+ * follows only then. So an .eml that does not end with its record was never acknowledged. A
+ * changed record goes to X.json, which is then the record; a delivered message loses its .eml
+ * first (spool.ts), so a .json alone is what an interrupted removal leaves. Spools of version
+ * 0.1.0 kept every record in a .json and the .eml held the message alone; they recover by the
+ * same rules. A committed message is never removed; nothing is ever deleted that could have been
+ * acknowledged, only moved to quarantine/ for a person to look at.
  */
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QueueRecord } from '../core/queue-record.js';
 import type { Logger } from '../core/logger.js';
 import { fsyncDirectory } from './durable-fs.js';
-import { readRecordFile } from './record-file.js';
+import { InvalidRecordError, readRecordFile } from './record-file.js';
+import { readRecordTrailer } from './record-trailer.js';
 import { emlName, jsonName, type SpoolFolders } from './spool-folders.js';
 
 export interface RecoveryReport {
   /** Messages waiting for delivery after recovery. */
   queued: number;
-  /** Files removed because they were never acknowledged, as "tmp/<name>" or "queue/<name>". */
+  /** Files removed because they were never acknowledged or were left by an interrupted removal, as "tmp/<name>", "queue/<name>" or "failed/<name>". */
   removedLeftovers: string[];
   /** Ids whose files were moved to quarantine/. */
   quarantined: string[];
@@ -62,6 +69,7 @@ export async function recoverSpool(folders: SpoolFolders, logger: Logger): Promi
     const record = await recoverMessage(id, files, failedNames, folders, logger, report);
     if (record !== undefined) records.push(record);
   }
+  await removeInterruptedFailedDeletes(folders, new Set(queued.keys()), failedNames, logger, report);
   // Make every move and removal above durable before the daemon starts acting on the result.
   for (const dir of [folders.tmp, folders.queue, folders.failed, folders.quarantine]) await fsyncDirectory(dir);
 
@@ -75,6 +83,26 @@ async function removeUnacknowledged(folders: SpoolFolders, logger: Logger, repor
     await rm(join(folders.tmp, name), { recursive: true, force: true });
     logger.warn({ file: `tmp/${name}` }, 'Removed a temporary file of an interrupted write (nothing in it was ever acknowledged)');
     report.removedLeftovers.push(`tmp/${name}`);
+  }
+}
+
+/**
+ * `queue delete` of a failed message removes its .eml first, as the spool does (queue-admin.ts):
+ * a failed/X.json with no X.eml in either folder is what a crash in between leaves.
+ */
+async function removeInterruptedFailedDeletes(
+  folders: SpoolFolders,
+  queuedIds: ReadonlySet<string>,
+  failedNames: ReadonlySet<string>,
+  logger: Logger,
+  report: RecoveryReport,
+): Promise<void> {
+  for (const name of failedNames) {
+    const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : undefined;
+    if (id === undefined || failedNames.has(emlName(id)) || queuedIds.has(id)) continue;
+    await rm(join(folders.failed, name), { force: true });
+    logger.warn({ file: `failed/${name}` }, 'Removed the record of a failed message whose deletion was interrupted');
+    report.removedLeftovers.push(`failed/${name}`);
   }
 }
 
@@ -107,17 +135,23 @@ async function recoverMessage(
   const failedHasEml = failedNames.has(emlName(id));
   const failedHasJson = failedNames.has(jsonName(id));
 
-  if (!files.json) {
+  let json = files.json;
+  if (json && files.eml && (await stat(queueJson)).size === 0) {
+    // Version 0.1.0 created the .json at the commit, so a crash could leave it empty: no record.
+    await rm(queueJson, { force: true });
+    logger.warn({ file: `queue/${jsonName(id)}` }, 'Removed an empty record left by a commit of version 0.1.0 that was cut short');
+    report.removedLeftovers.push(`queue/${jsonName(id)}`);
+    json = false;
+  }
+  if (!json) {
     if (failedHasJson && !failedHasEml) {
+      // queue/X.eml still ends with its first record: this rule comes before that one counts.
       await rename(queueEml, join(folders.failed, emlName(id)));
       logger.warn({ id }, 'Rolled back an interrupted queue retry: the message stays in failed/');
       report.completedMoves.push(id);
       return undefined;
     }
-    await rm(queueEml, { force: true });
-    logger.warn({ file: `queue/${emlName(id)}` }, 'Removed a message that was never committed (no record)');
-    report.removedLeftovers.push(`queue/${emlName(id)}`);
-    return undefined;
+    return recoverFromTrailer(id, folders, logger, report);
   }
 
   if (!files.eml) {
@@ -128,18 +162,12 @@ async function recoverMessage(
       report.completedMoves.push(id);
       return undefined;
     }
-    await quarantine(id, folders, logger, 'its message file is missing');
-    report.quarantined.push(id);
+    await rm(queueJson, { force: true });
+    logger.warn({ file: `queue/${jsonName(id)}` }, 'Removed the record of a message whose removal was interrupted (its message file was gone)');
+    report.removedLeftovers.push(`queue/${jsonName(id)}`);
     return undefined;
   }
 
-  if ((await stat(queueJson)).size === 0) {
-    // A record is written in one go and fsynced before 250: an empty one was never acknowledged.
-    for (const path of [queueJson, queueEml]) await rm(path, { force: true });
-    logger.warn({ file: `queue/${jsonName(id)}` }, 'Removed a message that was never committed (its record is empty)');
-    report.removedLeftovers.push(`queue/${jsonName(id)}`, `queue/${emlName(id)}`);
-    return undefined;
-  }
   let record: QueueRecord;
   try {
     record = await readRecordFile(queueJson);
@@ -148,10 +176,10 @@ async function recoverMessage(
     report.quarantined.push(id);
     return undefined;
   }
-  const emlSize = (await stat(queueEml)).size;
-  if (emlSize !== record.size) {
+  const mismatch = await sizeMismatch(queueEml, record);
+  if (mismatch !== undefined) {
     // Delivering part of a message would be worse than not delivering it; a person decides.
-    await quarantine(id, folders, logger, `its message file has ${emlSize} bytes and its record says ${record.size}`);
+    await quarantine(id, folders, logger, mismatch);
     report.quarantined.push(id);
     return undefined;
   }
@@ -162,6 +190,40 @@ async function recoverMessage(
     report.completedMoves.push(id);
   }
   return record;
+}
+
+/** An .eml without a usable .json: committed if it ends with its record, else never acknowledged. */
+async function recoverFromTrailer(id: string, folders: SpoolFolders, logger: Logger, report: RecoveryReport): Promise<QueueRecord | undefined> {
+  const queueEml = join(folders.queue, emlName(id));
+  let record: QueueRecord | undefined;
+  try {
+    record = await readRecordTrailer(queueEml);
+  } catch (error) {
+    if (!(error instanceof InvalidRecordError)) throw error;
+    await quarantine(id, folders, logger, 'the record at the end of its message file cannot be read', error);
+    report.quarantined.push(id);
+    return undefined;
+  }
+  if (record !== undefined) return record;
+  await rm(queueEml, { force: true });
+  logger.warn({ file: `queue/${emlName(id)}` }, 'Removed a message that was never committed (no record)');
+  report.removedLeftovers.push(`queue/${emlName(id)}`);
+  return undefined;
+}
+
+/**
+ * Why the .eml cannot be the message `record` describes, or undefined when it can: it holds the
+ * message alone (version 0.1.0) or the message followed by its first record.
+ */
+async function sizeMismatch(queueEml: string, record: QueueRecord): Promise<string | undefined> {
+  const emlSize = (await stat(queueEml)).size;
+  if (emlSize === record.size) return undefined;
+  const first = await readRecordTrailer(queueEml).catch((error: unknown) => {
+    if (error instanceof InvalidRecordError) return undefined;
+    throw error;
+  });
+  if (first !== undefined && first.size === record.size) return undefined;
+  return `its message file has ${emlSize} bytes and its record says ${record.size}`;
 }
 
 /** Moves whatever exists of a message to quarantine/, never over an earlier quarantined file. */

@@ -14,7 +14,7 @@ export const ACK_EVERY_BYTES = 128 * 1024;
 
 /** One message file on its way to the thread (or, for an ordinary one, to SpoolIo.runsHere). */
 export class SpoolFileWriter {
-  private held: Buffer[] = [];
+  private held: Uint8Array[] = [];
   private heldBytes = 0;
   private streaming = false;
   private unacknowledged = 0;
@@ -52,11 +52,16 @@ export class SpoolFileWriter {
     return caughtUp;
   }
 
-  /** Creates the record beside the file and makes both and the folder durable, or removes both. */
-  commit(recordPath: string, record: string): Promise<void> {
+  /**
+   * Appends `trailer` (the record, record-trailer.ts) and makes the file and the folder durable,
+   * or removes the file. An ordinary message and its trailer reach the disk in one write.
+   */
+  commit(trailer: Uint8Array): Promise<void> {
     this.finished = true;
-    const requests: SpoolIoRequest[] = this.streaming ? [] : [{ op: 'open', key: this.key, path: this.path }, ...this.takeHeld(false)];
-    requests.push({ op: 'commit', key: this.key, recordPath, record });
+    this.held.push(trailer);
+    this.heldBytes += trailer.length;
+    const requests: SpoolIoRequest[] = this.streaming ? [] : [{ op: 'open', key: this.key, path: this.path }];
+    requests.push(...this.takeHeld(false), { op: 'commit', key: this.key });
     const here = !this.streaming && this.io.runsHere();
     const answered = this.io.expect(this.key, here);
     this.io.post(requests, here ? [] : transferList(requests), here);

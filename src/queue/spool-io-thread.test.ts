@@ -50,10 +50,11 @@ afterEach(async () => {
 const at = (name: string): string => join(dir, name);
 /** The folder fsyncs a step must have made: one, where folders can be fsynced. */
 const folderFsyncs = (count: number): string[] => (DIRECTORY_FSYNC ? Array.from({ length: count }, () => dir) : []);
+/** A message as the spool posts it: its bytes and its trailer in one write, then the commit. */
 const message = (key: number, name: string, text = 'Subject: x\r\n\r\nbody\r\n'): SpoolIoRequest[] => [
   { op: 'open', key, path: at(`${name}.eml`) },
-  { op: 'write', key, data: new TextEncoder().encode(text), ack: false },
-  { op: 'commit', key, recordPath: at(`${name}.json`), record: `{"id":"${name}"}\n` },
+  { op: 'write', key, data: new TextEncoder().encode(`${text}{"id":"${name}"}\n`), ack: false },
+  { op: 'commit', key },
 ];
 const answered = async (count: number): Promise<SpoolIoReply[]> => {
   while (replies.flat().length < count) await new Promise((resolve) => setTimeout(resolve, 2));
@@ -67,19 +68,20 @@ describe('spool I/O thread', () => {
     expect(await answered(3)).toEqual([{ key: 1 }, { key: 2 }, { key: 3 }]);
     expect(replies).toHaveLength(1);
     expect(fsynced.filter((path) => path === dir)).toEqual(folderFsyncs(1));
-    expect(fsynced.filter((path) => path !== dir).sort()).toEqual(['a', 'b', 'c'].flatMap((name) => [at(`${name}.eml`), at(`${name}.json`)]).sort());
-    expect(await readFile(at('b.eml'), 'utf8')).toBe('Subject: x\r\n\r\nbody\r\n');
-    expect(await readFile(at('b.json'), 'utf8')).toBe('{"id":"b"}\n');
+    expect(fsynced.filter((path) => path !== dir).sort()).toEqual(['a', 'b', 'c'].map((name) => at(`${name}.eml`)));
+    expect((await readdir(dir)).sort()).toEqual(['a.eml', 'b.eml', 'c.eml']);
+    expect(await readFile(at('b.eml'), 'utf8')).toBe('Subject: x\r\n\r\nbody\r\n{"id":"b"}\n');
   });
 
-  it('leaves a record it did not make, and removes the message file it did', async () => {
-    await writeFile(at('taken.json'), 'someone else');
+  it('fails the commit of a file it could not write, and leaves what it did not make', async () => {
+    // A folder where the file should be: the open fails (EISDIR), and the folder is not removed.
+    await fs.promises.mkdir(at('taken.eml'));
     port.postMessage(message(1, 'taken'));
 
     const [reply] = await answered(1);
-    expect(reply).toMatchObject({ key: 1, failure: { code: 'EEXIST', syscall: 'open' } });
-    expect(await readdir(dir)).toEqual(['taken.json']);
-    expect(await readFile(at('taken.json'), 'utf8')).toBe('someone else');
+    expect(reply).toMatchObject({ key: 1, failure: { code: 'EISDIR', syscall: 'open' } });
+    expect(await readdir(dir)).toEqual(['taken.eml']);
+    expect(fsynced).toEqual([]);
   });
 
   it('reports a file that could not be opened at the first acknowledgement', async () => {
@@ -90,13 +92,13 @@ describe('spool I/O thread', () => {
     expect(await answered(1)).toEqual([{ key: 7, failure: expect.objectContaining({ code: 'ENOENT' }) as unknown }]);
   });
 
-  it('removes the second file of a removal only after an fsync of the folder that began after the first', async () => {
+  it('removes a record file only after an fsync of the folder that began after its message was removed', async () => {
     await writeFile(at('old.json'), '{}');
     await writeFile(at('old.eml'), 'x');
-    port.postMessage([{ op: 'remove', key: 9, first: at('old.json'), then: at('old.eml') }]);
+    port.postMessage([{ op: 'remove', key: 9, message: at('old.eml'), record: at('old.json') }]);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    // The record is gone at once; the message waits for the folder's fsync, which waits for a commit.
-    expect(await readdir(dir)).toEqual(['old.eml']);
+    // The message is gone at once; the record waits for the folder's fsync, which waits for a commit.
+    expect(await readdir(dir)).toEqual(['old.json']);
     expect(fsynced).toEqual([]);
 
     expect(await answered(1)).toEqual([{ key: 9 }]);
@@ -107,12 +109,21 @@ describe('spool I/O thread', () => {
   it('lets a removal share the folder fsync of a commit that comes within the wait', async () => {
     await writeFile(at('old.json'), '{}');
     await writeFile(at('old.eml'), 'x');
-    port.postMessage([{ op: 'remove', key: 9, first: at('old.json'), then: at('old.eml') }]);
+    port.postMessage([{ op: 'remove', key: 9, message: at('old.eml'), record: at('old.json') }]);
     port.postMessage(message(1, 'new'));
 
     expect((await answered(2)).sort((x, y) => x.key - y.key)).toEqual([{ key: 1 }, { key: 9 }]);
     expect(fsynced.filter((path) => path === dir)).toEqual(folderFsyncs(1));
-    expect((await readdir(dir)).sort()).toEqual(['new.eml', 'new.json']);
+    expect(await readdir(dir)).toEqual(['new.eml']);
+  });
+
+  it('removes a message without a record file at once, with no fsync', async () => {
+    await writeFile(at('lone.eml'), 'x');
+    port.postMessage([{ op: 'remove', key: 5, message: at('lone.eml'), record: at('lone.json') }]);
+
+    expect(await answered(1)).toEqual([{ key: 5 }]);
+    expect(await readdir(dir)).toEqual([]);
+    expect(fsynced).toEqual([]);
   });
 
   it('aborts a streamed file: closed and removed, whatever was written', async () => {

@@ -5,10 +5,10 @@
  * its 250. Here the opens, writes, closes and unlinks are plain synchronous calls on this
  * thread, and the event loop posts one message per accepted message and gets one reply.
  *
- * The fsyncs still go to the pool, all at once: the .eml, the .json and queue/ flush in
- * parallel (one device round trip, where three in a row would take three), and a batch of
- * commits that arrived together shares one fsync of queue/ (group commit, as Postfix's
- * cleanup and Haraka's queue do for their files).
+ * The fsyncs still go to the pool, all at once: each message file and queue/ flush in parallel
+ * (one device round trip, where two in a row would take two), and a batch of commits that
+ * arrived together shares one fsync of queue/ (group commit, as Postfix's cleanup and Haraka's
+ * queue do for their files).
  *
  * `spoolIoThread` runs from its source text (`Function.prototype.toString`) in a worker made
  * with `eval: true`, so that the single-file Windows build needs no second script: it must use
@@ -21,12 +21,15 @@ import type { MessagePort } from 'node:worker_threads';
 export type SpoolIoRequest =
   | { readonly op: 'open'; readonly key: number; readonly path: string }
   | { readonly op: 'write'; readonly key: number; readonly data: Uint8Array; readonly ack: boolean }
-  /** Creates the record (O_EXCL), fsyncs both files and the folder, closes both. */
-  | { readonly op: 'commit'; readonly key: number; readonly recordPath: string; readonly record: string }
+  /** Fsyncs the file (its record written at its end already, record-trailer.ts) and the folder, closes it. */
+  | { readonly op: 'commit'; readonly key: number }
   /** Closes and removes a file that will not be committed. */
   | { readonly op: 'abort'; readonly key: number }
-  /** Removes `first`, and `then` once an fsync of the folder begun after that has finished. */
-  | { readonly op: 'remove'; readonly key: number; readonly first: string; readonly then: string };
+  /**
+   * Removes `message`, and then its `record` file if it has one, once an fsync of the folder
+   * begun after the first removal has finished.
+   */
+  | { readonly op: 'remove'; readonly key: number; readonly message: string; readonly record: string };
 
 /** The fs error of a step, as far as structured clone carries it. */
 export interface SpoolIoFailure {
@@ -59,19 +62,17 @@ interface OpenFile {
   failure: unknown;
 }
 
-/** A commit of the batch under way: its record written, its fsyncs to come. */
+/** A commit of the batch under way: its file written whole, its fsyncs to come. */
 interface Commit {
   readonly key: number;
   readonly file: OpenFile;
-  readonly recordPath: string;
-  recordFd: number | undefined;
   failure: unknown;
 }
 
-/** A removal whose second unlink waits for an fsync of the folder. */
+/** A removal whose record file waits for an fsync of the folder before it goes. */
 interface Removal {
   readonly key: number;
-  readonly then: string;
+  readonly record: string;
 }
 
 /**
@@ -158,28 +159,15 @@ export function spoolIoThread(fs: typeof Fs, port: MessagePort, data: SpoolIoThr
     }
     return file;
   };
-  const startCommit = (key: number, recordPath: string, record: string): Commit => {
+  const startCommit = (key: number): Commit => {
     const file = files.get(key) ?? { path: '', fd: undefined, failure: new Error(`No message file under key ${key}`) };
     files.delete(key);
-    const commit: Commit = { key, file, recordPath, recordFd: undefined, failure: file.failure };
-    if (commit.failure !== undefined) return commit;
-    try {
-      // Created exclusively (O_EXCL): if that fails, the name belongs to someone else and stays.
-      commit.recordFd = fs.openSync(recordPath, 'wx', data.fileMode);
-      writeAll(commit.recordFd, Buffer.from(record));
-    } catch (error) {
-      commit.failure = error;
-    }
-    return commit;
+    return { key, file, failure: file.failure };
   };
   const endCommit = (commit: Commit): SpoolIoReply => {
     closeQuietly(commit.file.fd);
-    closeQuietly(commit.recordFd);
-    if (commit.failure !== undefined) {
-      // Not acknowledged, so nothing may stay: the client will send it again.
-      if (commit.recordFd !== undefined) unlinkQuietly(commit.recordPath);
-      if (commit.file.path !== '') unlinkQuietly(commit.file.path);
-    }
+    // Not acknowledged, so nothing may stay: the client will send it again.
+    if (commit.failure !== undefined && commit.file.path !== '') unlinkQuietly(commit.file.path);
     return reply(commit.key, commit.failure);
   };
   const abort = (key: number): SpoolIoReply => {
@@ -191,14 +179,19 @@ export function spoolIoThread(fs: typeof Fs, port: MessagePort, data: SpoolIoThr
     }
     return { key };
   };
-  /** The first unlink; undefined when the removal waits for a folder fsync, else its reply. */
-  const removeFirst = (key: number, first: string, then: string): SpoolIoReply | undefined => {
+  /**
+   * The message's unlink; undefined when its record file waits for a folder fsync, else the
+   * reply. A message without a record file is gone with that one unlink: if a crash undoes it,
+   * the message is delivered a second time (at least once), as after a crash just before it.
+   */
+  const removeMessage = (key: number, message: string, record: string): SpoolIoReply | undefined => {
     try {
-      fs.unlinkSync(first);
+      fs.unlinkSync(message);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return reply(key, error);
     }
-    waitingRemovals.push({ key, then });
+    if (!fs.existsSync(record)) return { key };
+    waitingRemovals.push({ key, record });
     return undefined;
   };
   const takeRemovals = (): Removal[] => {
@@ -233,25 +226,26 @@ export function spoolIoThread(fs: typeof Fs, port: MessagePort, data: SpoolIoThr
       else if (request.op === 'write') {
         const file = write(request.key, request.data);
         if (request.ack) replies.push(reply(request.key, file === undefined ? new Error(`No message file under key ${request.key}`) : file.failure));
-      } else if (request.op === 'commit') commits.push(startCommit(request.key, request.recordPath, request.record));
+      } else if (request.op === 'commit') commits.push(startCommit(request.key));
       else if (request.op === 'abort') replies.push(abort(request.key));
       else {
-        const refused = removeFirst(request.key, request.first, request.then);
-        if (refused !== undefined) replies.push(refused);
+        const answered = removeMessage(request.key, request.message, request.record);
+        if (answered !== undefined) replies.push(answered);
       }
     }
     const durable = commits.filter((commit) => commit.failure === undefined);
     const removals = removalsDue(durable.length) ? takeRemovals() : [];
     if (durable.length > 0 || removals.length > 0) {
-      const [folder, ...flushed] = await Promise.allSettled([fsyncFolder(), ...durable.flatMap((commit) => [fsync(commit.file.fd), fsync(commit.recordFd)])]);
+      const [folder, ...flushed] = await Promise.allSettled([fsyncFolder(), ...durable.map((commit) => fsync(commit.file.fd))]);
       const folderFailure = folder?.status === 'rejected' ? (folder.reason as unknown) : undefined;
       durable.forEach((commit, index) => {
-        const own = [flushed[2 * index], flushed[2 * index + 1]].find((result) => result?.status === 'rejected');
-        commit.failure = own === undefined ? folderFailure : (own as PromiseRejectedResult).reason;
+        const own = flushed[index];
+        commit.failure = own?.status === 'rejected' ? (own.reason as unknown) : folderFailure;
       });
       for (const removal of removals) {
-        // Without a durable first unlink, the second could leave a record without its message.
-        if (folderFailure === undefined) unlinkQuietly(removal.then);
+        // Before the message's removal is durable, a crash could bring the message back with
+        // the first record at its end instead of this newer one (a partial delivery forgotten).
+        if (folderFailure === undefined) unlinkQuietly(removal.record);
         replies.push(reply(removal.key, folderFailure));
       }
     }

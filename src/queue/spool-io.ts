@@ -91,11 +91,11 @@ export class SpoolIo {
     return new SpoolFileWriter(this, this.nextKey++, path);
   }
 
-  /** Removes `first`, then `then` once that removal is durable (a folder fsync begun after it). */
-  remove(first: string, then: string): Promise<void> {
+  /** Removes `message`, then its `record` file, if any, once that removal is durable (a folder fsync begun after it). */
+  remove(message: string, record: string): Promise<void> {
     const key = this.nextKey++;
     const answered = this.expect(key);
-    this.post([{ op: 'remove', key, first, then }]);
+    this.post([{ op: 'remove', key, message, record }]);
     return answered;
   }
 

@@ -6,10 +6,11 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmtpReplyError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
-import { queueRecordSchema } from '../core/queue-record.js';
+import { readMessage } from '../core/message-file.js';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { MessageSourceError } from './message-file.js';
 import { newQueueId } from './queue-id.js';
+import { readRecordTrailer, recordTrailer } from './record-trailer.js';
 import { Spool, type NewRecordFields } from './spool.js';
 import { INLINE_BYTES } from './spool-file-writer.js';
 
@@ -64,7 +65,7 @@ describe('Spool.open', () => {
 });
 
 describe('receive and commit', () => {
-  it('streams the message to queue/<id>.eml and commits it by creating its .json beside it', async () => {
+  it('streams the message to queue/<id>.eml and commits it by writing its record at its end', async () => {
     const draft = await spool.receive(Readable.from([MESSAGE.subarray(0, 10), MESSAGE.subarray(10)]));
     expect(draft.size).toBe(MESSAGE.length);
     // A message of ordinary size reaches the disk with its commit (spool-io.ts, INLINE_BYTES).
@@ -89,19 +90,21 @@ describe('receive and commit', () => {
         { address: 'b@example.com', status: 'pending' },
       ],
     });
-    expect((await readdir(spoolDir('queue'))).sort()).toEqual([`${draft.id}.eml`, `${draft.id}.json`]);
+    // One file: the message as received, then its record (record-trailer.ts).
+    expect(await readdir(spoolDir('queue'))).toEqual([`${draft.id}.eml`]);
     expect(await readdir(spoolDir('tmp'))).toEqual([]);
-    expect(await readFile(spool.messagePath(draft.id))).toEqual(MESSAGE);
-    const onDisk = queueRecordSchema.parse(JSON.parse(await readFile(spoolDir('queue', `${draft.id}.json`), 'utf8')));
-    expect(onDisk).toEqual(record);
+    expect(await readFile(spool.messagePath(draft.id))).toEqual(Buffer.concat([MESSAGE, recordTrailer(record)]));
+    expect(await readMessage(spool.messageFile(record))).toEqual(MESSAGE);
+    expect(await readRecordTrailer(spool.messagePath(draft.id))).toEqual(record);
   });
 
   it('refuses a second commit and does not let discard touch a committed message', async () => {
     const draft = await spool.receive(Readable.from([MESSAGE]));
-    await draft.commit(FIELDS);
+    const record = await draft.commit(FIELDS);
     await expect(draft.commit(FIELDS)).rejects.toThrow(/already committed/);
     await draft.discard();
-    expect(await readFile(spool.messagePath(draft.id))).toEqual(MESSAGE);
+    expect(await readMessage(spool.messageFile(record))).toEqual(MESSAGE);
+    expect(await readRecordTrailer(spool.messagePath(draft.id))).toEqual(record);
   });
 
   it('discard removes the received file', async () => {
@@ -122,7 +125,16 @@ describe('receive and commit', () => {
     const record = await spool.enqueueBuffer(MESSAGE, { ...FIELDS, kind: 'dsn', recipients: ['invoices@contoso.com'] });
     expect(record.kind).toBe('dsn');
     expect(record.size).toBe(MESSAGE.length);
-    expect(await readFile(spool.messagePath(record.id))).toEqual(MESSAGE);
+    expect(await readMessage(spool.messageFile(record))).toEqual(MESSAGE);
+    expect(await readRecordTrailer(spool.messagePath(record.id))).toEqual(record);
+  });
+
+  it('commits a message that streamed to the thread with its record at its end', async () => {
+    const record = await (await spool.receive(Readable.from([LARGER_THAN_INLINE]))).commit(FIELDS);
+    expect(record.size).toBe(LARGER_THAN_INLINE.length);
+    expect(await readdir(spoolDir('queue'))).toEqual([`${record.id}.eml`]);
+    expect(await readMessage(spool.messageFile(record))).toEqual(LARGER_THAN_INLINE);
+    expect(await readRecordTrailer(spool.messagePath(record.id))).toEqual(record);
   });
 
   it('refuses new messages once closed', async () => {
@@ -244,18 +256,18 @@ describe('receive when the disk fails', () => {
     await waitFor(async () => ended);
   });
 
-  it('answers 451 when the commit cannot create the record, removes the .eml and leaves what it did not make', async () => {
+  it('answers 451 when the commit cannot write the message file, and leaves what it did not make', async () => {
     const draft = await spool.receive(Readable.from([MESSAGE]));
-    // The record is created exclusively: a name already taken fails the commit (EEXIST).
-    await mkdir(spoolDir('queue', `${draft.id}.json`));
+    // An ordinary message meets the disk at its commit: a folder in its place fails it (EISDIR).
+    await mkdir(spoolDir('queue', `${draft.id}.eml`));
 
     const error = await draft.commit(FIELDS).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(SmtpReplyError);
     expect((error as SmtpReplyError).reply).toMatch(/^451 4\.3\.0 /);
-    expect((error as Error).cause).toMatchObject({ code: 'EEXIST' });
-    expect(await readdir(spoolDir('queue'))).toEqual([`${draft.id}.json`]);
-    expect((await stat(spoolDir('queue', `${draft.id}.json`))).isDirectory()).toBe(true);
+    expect((error as Error).cause).toMatchObject({ code: 'EISDIR' });
+    expect(await readdir(spoolDir('queue'))).toEqual([`${draft.id}.eml`]);
+    expect((await stat(spoolDir('queue', `${draft.id}.eml`))).isDirectory()).toBe(true);
   });
 });
 
@@ -290,11 +302,13 @@ describe('receive streams instead of buffering', () => {
 });
 
 describe('update, remove, moveToFailed', () => {
-  it('update replaces the record atomically', async () => {
+  it('update writes the changed record beside the message, which keeps its bytes', async () => {
     const record = await spool.enqueueBuffer(MESSAGE, FIELDS);
+    const committed = await readFile(spool.messagePath(record.id));
     const next = { ...record, attempts: 1, nextAttemptAt: '2026-11-22T09:05:00.000Z', lastReply: { code: 432, text: '4.3.2 Concurrent connections limit exceeded', at: record.receivedAt } };
     await spool.update(next);
     expect(JSON.parse(await readFile(spoolDir('queue', `${record.id}.json`), 'utf8'))).toEqual(next);
+    expect(await readFile(spool.messagePath(record.id))).toEqual(committed);
     expect(await readdir(spoolDir('tmp'))).toEqual([]);
   });
 
@@ -306,9 +320,15 @@ describe('update, remove, moveToFailed', () => {
     expect(await readdir(spoolDir('queue'))).toEqual([]);
   });
 
-  it('remove deletes both files', async () => {
-    const record = await spool.enqueueBuffer(MESSAGE, FIELDS);
-    await spool.remove(record.id);
+  it('remove deletes the message, and its record file when the record had changed', async () => {
+    const untouched = await spool.enqueueBuffer(MESSAGE, FIELDS);
+    const updated = await spool.enqueueBuffer(MESSAGE, FIELDS);
+    await spool.update({ ...updated, attempts: 1 });
+    expect(await readdir(spoolDir('queue'))).toHaveLength(3);
+
+    await spool.remove(untouched.id);
+    expect((await readdir(spoolDir('queue'))).sort()).toEqual([`${updated.id}.eml`, `${updated.id}.json`]);
+    await spool.remove(updated.id);
     expect(await readdir(spoolDir('queue'))).toEqual([]);
   });
 
@@ -323,7 +343,7 @@ describe('update, remove, moveToFailed', () => {
     expect(await readdir(spoolDir('queue'))).toEqual([]);
     expect((await readdir(spoolDir('failed'))).sort()).toEqual([`${record.id}.eml`, `${record.id}.json`]);
     expect(JSON.parse(await readFile(spoolDir('failed', `${record.id}.json`), 'utf8'))).toEqual(final);
-    expect(await readFile(spoolDir('failed', `${record.id}.eml`))).toEqual(MESSAGE);
+    expect(await readMessage({ path: spoolDir('failed', `${record.id}.eml`), size: record.size })).toEqual(MESSAGE);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * The durable spool: a message is committed, and only then may the client get `250`, when its
- * .eml and its .json are in queue/ and both files and queue/ itself have been fsynced (Postfix
- * and Haraka discipline; docs/architecture.md, "Queue, not pass-through"). Intake's files are
- * written, committed and removed on the spool I/O thread (spool-io.ts).
+ * .eml in queue/ ends with its record (record-trailer.ts) and the file and queue/ itself have
+ * been fsynced (Postfix and Haraka discipline; docs/architecture.md, "Queue, not pass-through"
+ * and "One file per message"). A `.json` beside it is written only when the record changes.
+ * Intake's files are written, committed and removed on the spool I/O thread (spool-io.ts).
  *
  * The spool keeps no index in memory: receiving costs the same whatever the queue's size, and
  * the folders stay the single source of truth.
@@ -19,7 +20,8 @@ import { DIRECTORY_FSYNC, fsyncDirectory, moveDurable, PRIVATE_FILE_MODE } from 
 import { writeMessageFile, MessageSourceError, type MessageSource } from './message-file.js';
 import { buildRecord, type NewRecordFields } from './new-record.js';
 import { newQueueId } from './queue-id.js';
-import { serializeRecord, writeRecordFile } from './record-file.js';
+import { writeRecordFile } from './record-file.js';
+import { recordTrailer } from './record-trailer.js';
 import { recoverSpool, type RecoveryReport } from './recovery.js';
 import type { SpoolFileWriter } from './spool-file-writer.js';
 import { SpoolIo } from './spool-io.js';
@@ -30,8 +32,9 @@ export type { NewRecordFields, SpooledDraft } from '../core/spool-contracts.js';
 export type { RecoveryReport } from './recovery.js';
 
 /**
- * How long a delivered message's removal waits for a commit's fsync of queue/ to share before
- * it starts one itself. A crash in that time can only mean a second delivery (at-least-once),
+ * How long the removal of a delivered message whose record changed (it has a .json) waits for
+ * a commit's fsync of queue/ to share before it starts one itself; a message without one is
+ * gone with its unlink. A crash in that time can only mean a second delivery (at-least-once),
  * as a crash just before the removal would.
  */
 export const REMOVAL_FSYNC_WAIT_MS = 20;
@@ -78,7 +81,7 @@ export class Spool {
 
   /**
    * Streams the message to queue/<id>.eml (an ordinary one goes with its commit). Never holds a
-   * large message in memory. Without its record the file is not part of the queue yet.
+   * large message in memory. Until its record is at its end the file is not part of the queue.
    * Rejects with 451 4.3.0 (cause: the fs error) when the disk fails (a message of ordinary size
    * meets the disk only at its commit, which rejects the same way), with 451 4.4.2 (cause:
    * `MessageSourceError`) when the input breaks; either way the partial file is removed.
@@ -94,12 +97,12 @@ export class Spool {
     return draft.commit(fields);
   }
 
-  /** Replaces queue/<id>.json atomically and durably. */
+  /** Writes queue/<id>.json, atomically and durably: from now on it is the record. */
   async update(record: QueueRecord): Promise<void> {
     await this.track(this.updateNow(record));
   }
 
-  /** Delivered: deletes the .json first (un-commit), then the .eml. */
+  /** Delivered: deletes the .eml (un-commit), then the .json if the record changed. */
   async remove(id: string): Promise<void> {
     await this.track(this.removeNow(id));
   }
@@ -109,7 +112,7 @@ export class Spool {
     await this.track(this.moveToFailedNow(record));
   }
 
-  /** The bytes of a queued message: queue/<id>.eml. */
+  /** The bytes of a queued message in queue/<id>.eml (its record follows them there). */
   messageFile(record: Pick<QueueRecord, 'id' | 'size'>): MessageFile {
     return { path: this.messagePath(record.id), size: record.size };
   }
@@ -169,13 +172,13 @@ export class Spool {
   private async commitNow(id: string, file: SpoolFileWriter, size: number, fields: NewRecordFields): Promise<QueueRecord> {
     try {
       const record = buildRecord(id, size, fields, this.clock.now());
-      // One round of fsyncs before 250, as Postfix has (docs/performance.md): the record is made
-      // beside the .eml under its final name (O_EXCL), and the fsyncs of both files and of
-      // queue/ (two new names) run together. Only when all three have finished is the message
+      // One file and one round of fsyncs before 250, as Postfix has (docs/performance.md, "One
+      // file per message"): the record goes at the end of the .eml, and the fsyncs of the file
+      // and of queue/ (its new name) run together. Only when both have finished is the message
       // committed and acknowledged. A crash before that acknowledged nothing, and recovery tells
-      // it apart (recovery.ts): an .eml without a record, an empty record, or an .eml shorter
-      // than its record says. A failed commit removes what it made (spool-io-thread.ts).
-      await file.commit(join(this.folders.queue, jsonName(id)), serializeRecord(record));
+      // it apart (recovery.ts): the file does not end with its record. A failed commit removes
+      // the file (spool-io-thread.ts).
+      await file.commit(recordTrailer(record));
       this.logger.debug({ id, size, account: record.account, recipients: record.recipients.length }, 'Message committed');
       return record;
     } catch (error) {
@@ -192,9 +195,10 @@ export class Spool {
   }
 
   private async removeNow(id: string): Promise<void> {
-    // The record first; once its removal is durable, a crash can only leave an .eml that
-    // recovery removes. That fsync of queue/ is the next commit's (spool-io-thread.ts).
-    await this.io.remove(join(this.folders.queue, jsonName(id)), join(this.folders.queue, emlName(id)));
+    // The message first: it holds the first record, so until its removal is durable a newer
+    // .json must stay, and recovery removes a .json left alone (recovery.ts). That fsync of
+    // queue/ is the next commit's (spool-io-thread.ts); a message never updated needs none.
+    await this.io.remove(join(this.folders.queue, emlName(id)), join(this.folders.queue, jsonName(id)));
   }
 
   private async moveToFailedNow(record: QueueRecord): Promise<void> {
