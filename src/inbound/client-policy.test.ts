@@ -20,6 +20,21 @@ describe('client policy', () => {
     expect(allowed('not-an-address')).toBe(false);
   });
 
+  it('gives the same answers when asked again, past the addresses it remembers', () => {
+    const allowed = createClientPolicy(['10.1.0.0/16']);
+    // Three passes over 1,500 addresses: the remembered answers are cleared more than once.
+    for (let pass = 0; pass < 3; pass += 1) {
+      for (let n = 0; n < 1500; n += 1) {
+        const inRange = `10.1.${n >> 8}.${n & 255}`;
+        const outside = `10.2.${n >> 8}.${n & 255}`;
+        expect(allowed(inRange), inRange).toBe(true);
+        expect(allowed(outside), outside).toBe(false);
+      }
+    }
+    expect(allowed('127.0.0.1')).toBe(true);
+    expect(allowed('192.168.1.20')).toBe(false);
+  });
+
   it('matches single IPv4 addresses and CIDR ranges', () => {
     const allowed = createClientPolicy(['192.168.1.20', '10.1.0.0/16']);
     expect(allowed('192.168.1.20')).toBe(true);

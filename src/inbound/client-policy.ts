@@ -44,13 +44,27 @@ export function createClientMatcher(entries: readonly string[], options: { loopb
   }
   for (const entry of entries) addRule(allowed, entry);
 
-  return (address) => {
+  const check = (address: string): boolean => {
     const normalized = normalizeClientAddress(address);
     if (isIPv4(normalized)) return allowed.check(normalized, 'ipv4');
     if (isIPv6(normalized)) return allowed.check(normalized, 'ipv6');
     return false;
   };
+  // A session asks up to three times (connection, greeting, AUTH) and BlockList.check builds a
+  // SocketAddress each time (about 9 us); the rules never change, and the local clients are few.
+  const answers = new Map<string, boolean>();
+  return (address) => {
+    const known = answers.get(address);
+    if (known !== undefined) return known;
+    const answer = check(address);
+    if (answers.size >= REMEMBERED_ADDRESSES) answers.clear();
+    answers.set(address, answer);
+    return answer;
+  };
 }
+
+/** How many client addresses a policy remembers its answer for before it starts over. */
+const REMEMBERED_ADDRESSES = 1024;
 
 function addRule(list: BlockList, entry: string): void {
   const [rawAddress = '', rawPrefix] = entry.trim().split('/');

