@@ -109,7 +109,11 @@ export function createSessionHooks(deps: HookDependencies): Hooks {
         return callback(inboundReply('no-sender-account'));
       }
       receiveMessage(stream, session, sender.account, deps, sender).then(
-        (reply) => callback(null, reply),
+        (accepted) => {
+          // smtp-server writes the 250 inside the callback; the bookkeeping comes after it.
+          callback(null, accepted.reply);
+          accepted.announce();
+        },
         (err: unknown) => callback(err as Error),
       );
     },

@@ -34,8 +34,10 @@ const FIRST_READ_BYTES = 16 * 1024;
 
 /** The bytes appended to a message at its commit. */
 export function recordTrailer(record: QueueRecord): Buffer {
-  const json = Buffer.from(JSON.stringify(record));
-  return Buffer.concat([Buffer.from('\n'), json, Buffer.from(`\n${MARKER_PREFIX}${String(json.length).padStart(LENGTH_DIGITS, '0')}\n`)]);
+  const json = JSON.stringify(record);
+  // One encoding of one string: the marker counts the record's UTF-8 bytes, not its characters.
+  const jsonBytes = String(Buffer.byteLength(json)).padStart(LENGTH_DIGITS, '0');
+  return Buffer.from(`\n${json}\n${MARKER_PREFIX}${jsonBytes}\n`);
 }
 
 /** How many bytes a trailer adds after a message; for tests and the size checks of recovery. */
