@@ -20,6 +20,11 @@ export const PRIVATE_FILE_MODE = 0o600;
  */
 export const DIRECTORY_FSYNC = process.platform !== 'win32';
 
+/** True for the fs error of a file that is not there (ENOENT). */
+export function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
 /** Makes renames and unlinks inside `dir` durable. */
 export async function fsyncDirectory(dir: string): Promise<void> {
   if (!DIRECTORY_FSYNC) return;

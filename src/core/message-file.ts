@@ -6,7 +6,7 @@
  * message, so every reader stops at `size`.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
 export interface MessageFile {
@@ -27,14 +27,21 @@ export async function readMessage(file: MessageFile): Promise<Buffer> {
   const handle = await open(file.path, 'r');
   try {
     const bytes = Buffer.alloc(file.size);
-    let offset = 0;
-    while (offset < file.size) {
-      const { bytesRead } = await handle.read(bytes, offset, file.size - offset, offset);
-      if (bytesRead === 0) throw new Error(`${file.path} ends after ${offset} of its ${file.size} bytes`);
-      offset += bytesRead;
-    }
+    const read = await readAt(handle, bytes, 0);
+    if (read < file.size) throw new Error(`${file.path} ends after ${read} of its ${file.size} bytes`);
     return bytes;
   } finally {
     await handle.close();
   }
+}
+
+/** Reads into `into` from `position` until it is full or the file ends; returns the bytes read. */
+export async function readAt(handle: FileHandle, into: Buffer, position: number): Promise<number> {
+  let offset = 0;
+  while (offset < into.length) {
+    const { bytesRead } = await handle.read(into, offset, into.length - offset, position + offset);
+    if (bytesRead === 0) break;
+    offset += bytesRead;
+  }
+  return offset;
 }

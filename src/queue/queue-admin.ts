@@ -6,7 +6,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QueueRecord } from '../core/queue-record.js';
-import { fsyncDirectory, moveDurable, writeFileSynced } from './durable-fs.js';
+import { fsyncDirectory, isNotFound, moveDurable, writeFileSynced } from './durable-fs.js';
 import { isSafeQueueId } from './queue-id.js';
 import { readQueuedRecord } from './queued-record.js';
 import { InvalidRecordError, serializeRecord, writeRecordFile } from './record-file.js';
@@ -119,8 +119,4 @@ export async function deleteMessage(dataDir: string, id: string): Promise<void> 
   await rm(join(dir, emlName(id)), { force: true });
   await fsyncDirectory(dir);
   await rm(join(dir, jsonName(id)), { force: true });
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }

@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QueueRecord } from '../core/queue-record.js';
+import { isNotFound } from './durable-fs.js';
 import { readRecordFile } from './record-file.js';
 import { readRecordTrailer } from './record-trailer.js';
 import { emlName, jsonName } from './spool-folders.js';
@@ -29,8 +30,4 @@ export async function readQueuedRecord(dir: string, id: string): Promise<QueueRe
     if (isNotFound(error)) return undefined;
     throw error;
   }
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }

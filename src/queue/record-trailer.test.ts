@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { QueueRecord } from '../core/queue-record.js';
 import { buildRecord } from './new-record.js';
 import { InvalidRecordError } from './record-file.js';
-import { readRecordTrailer, recordTrailer, trailerBytes } from './record-trailer.js';
+import { readRecordTrailer, recordTrailer } from './record-trailer.js';
 
 const MESSAGE = Buffer.from('Subject: hello\r\n\r\nbody\r\n');
 const NOW = Date.UTC(2026, 10, 22, 9, 0, 0);
@@ -40,7 +40,6 @@ describe('recordTrailer', () => {
     const first = record('abc', MESSAGE.length);
     const json = JSON.stringify(first);
     expect(recordTrailer(first).toString('utf8')).toBe(`\n${json}\n#queue-record v1 ${String(json.length).padStart(10, '0')}\n`);
-    expect(trailerBytes(first)).toBe(recordTrailer(first).length);
   });
 
   it('counts the record in bytes, not characters', async () => {
@@ -69,7 +68,7 @@ describe('readRecordTrailer', () => {
   it('reads a record larger than its first read of the file (400 recipients)', async () => {
     const recipients = Array.from({ length: 400 }, (_, i) => `recipient-number-${i}@a-long-domain-name.example.com`);
     const first = record('many', MESSAGE.length, recipients);
-    expect(trailerBytes(first)).toBeGreaterThan(16 * 1024);
+    expect(recordTrailer(first).length).toBeGreaterThan(16 * 1024);
     expect(await readRecordTrailer(await committed('many', MESSAGE, first))).toEqual(first);
   });
 

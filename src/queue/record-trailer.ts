@@ -19,7 +19,8 @@
  * bytes cannot pass for a trailer: the record must name the queue id, which is drawn only when
  * the message arrives (queue-id.ts), and the exact size of what precedes it.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+import { readAt } from '../core/message-file.js';
 import type { QueueRecord } from '../core/queue-record.js';
 import { InvalidRecordError, parseRecord } from './record-file.js';
 
@@ -29,8 +30,12 @@ const MARKER_BYTES = MARKER_PREFIX.length + LENGTH_DIGITS + 1;
 const MARKER = /^#queue-record v1 (\d{10})\n$/;
 /** The newline before the record and the one after it. */
 const SEPARATOR_BYTES = 2;
-/** Enough for the marker and a record of a few hundred recipients in one read. */
-const FIRST_READ_BYTES = 16 * 1024;
+/**
+ * One page: the marker and a record of a few dozen recipients in one read, so that recovery and
+ * `queue list` read about as much per message as a `.json` cost them; a larger record takes a
+ * second read.
+ */
+const FIRST_READ_BYTES = 4 * 1024;
 
 /** The bytes appended to a message at its commit. */
 export function recordTrailer(record: QueueRecord): Buffer {
@@ -38,11 +43,6 @@ export function recordTrailer(record: QueueRecord): Buffer {
   // One encoding of one string: the marker counts the record's UTF-8 bytes, not its characters.
   const jsonBytes = String(Buffer.byteLength(json)).padStart(LENGTH_DIGITS, '0');
   return Buffer.from(`\n${json}\n${MARKER_PREFIX}${jsonBytes}\n`);
-}
-
-/** How many bytes a trailer adds after a message; for tests and the size checks of recovery. */
-export function trailerBytes(record: QueueRecord): number {
-  return recordTrailer(record).length;
 }
 
 /**
@@ -56,8 +56,7 @@ export async function readRecordTrailer(path: string): Promise<QueueRecord | und
   try {
     const fileSize = (await handle.stat()).size;
     const firstRead = Math.min(fileSize, FIRST_READ_BYTES);
-    const tail = Buffer.alloc(firstRead);
-    await readFully(path, handle, tail, fileSize - firstRead);
+    const tail = await readWhole(path, handle, fileSize - firstRead, firstRead);
     if (tail.length < MARKER_BYTES + SEPARATOR_BYTES) return undefined;
     const marker = MARKER.exec(tail.subarray(tail.length - MARKER_BYTES).toString('latin1'));
     if (marker === null || marker[1] === undefined) return undefined;
@@ -65,7 +64,7 @@ export async function readRecordTrailer(path: string): Promise<QueueRecord | und
     const messageSize = fileSize - MARKER_BYTES - jsonBytes - SEPARATOR_BYTES;
     if (messageSize < 0) throw new InvalidRecordError(path, `its trailer frames ${jsonBytes} bytes, more than the file holds`);
     const framed = SEPARATOR_BYTES + jsonBytes + MARKER_BYTES;
-    const block = framed <= tail.length ? tail.subarray(tail.length - framed) : await readAt(path, handle, messageSize, framed);
+    const block = framed <= tail.length ? tail.subarray(tail.length - framed) : await readWhole(path, handle, messageSize, framed);
     if (block[0] !== 0x0a || block[jsonBytes + 1] !== 0x0a) throw new InvalidRecordError(path, 'its trailer is not framed by newlines');
     const record = parseRecord(path, block.subarray(1, jsonBytes + 1).toString('utf8'), '.eml', 'its trailer is ');
     if (record.size !== messageSize) throw new InvalidRecordError(path, `its record says ${record.size} bytes and the message before it has ${messageSize}`);
@@ -75,20 +74,9 @@ export async function readRecordTrailer(path: string): Promise<QueueRecord | und
   }
 }
 
-type Handle = Awaited<ReturnType<typeof open>>;
-
-async function readAt(path: string, handle: Handle, position: number, length: number): Promise<Buffer> {
+async function readWhole(path: string, handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const bytes = Buffer.alloc(length);
-  await readFully(path, handle, bytes, position);
+  // Spool files are never truncated, so only a hand could have shortened one while it was read.
+  if ((await readAt(handle, bytes, position)) < length) throw new InvalidRecordError(path, 'the file ended while its trailer was read');
   return bytes;
-}
-
-async function readFully(path: string, handle: Handle, into: Buffer, position: number): Promise<void> {
-  let offset = 0;
-  while (offset < into.length) {
-    const { bytesRead } = await handle.read(into, offset, into.length - offset, position + offset);
-    // Spool files are never truncated, so only a hand could have shortened it.
-    if (bytesRead === 0) throw new InvalidRecordError(path, 'the file ended while its trailer was read');
-    offset += bytesRead;
-  }
 }
