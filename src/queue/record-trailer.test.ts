@@ -72,7 +72,7 @@ describe('readRecordTrailer', () => {
     expect(await readRecordTrailer(await committed('many', MESSAGE, first))).toEqual(first);
   });
 
-  it('is undefined for a file that does not end with a marker: never committed, or a message of version 0.1.0', async () => {
+  it('is undefined for a file that does not end with a marker: never committed, or a message of a two-file spool', async () => {
     const first = record('cut', MESSAGE.length);
     const whole = Buffer.concat([MESSAGE, recordTrailer(first)]);
     const cases = new Map<string, Buffer>([

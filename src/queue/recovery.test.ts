@@ -110,8 +110,8 @@ async function messageBytes(record: QueueRecord): Promise<Buffer> {
   return (await readFile(spoolDir('queue', `${record.id}.eml`))).subarray(0, record.size);
 }
 
-/** Rewrites a committed message as version 0.1.0 kept it: the .eml holds the message alone, the record is in the .json. */
-async function asVersion010(record: QueueRecord): Promise<void> {
+/** Rewrites a committed message as a two-file spool (before one file per message) kept it: the .eml holds the message alone, the record is in the .json. */
+async function asTwoFileSpool(record: QueueRecord): Promise<void> {
   await writeFile(spoolDir('queue', `${record.id}.eml`), await messageBytes(record));
   await writeFile(spoolDir('queue', `${record.id}.json`), serializeRecord(record));
 }
@@ -142,7 +142,7 @@ describe('Spool.open recovery', () => {
     for (const record of records) expect(await readRecordTrailer(spoolDir('queue', `${record.id}.eml`))).toEqual(record);
   });
 
-  it('crash during a record update (or a receive by version 0.1.0, which wrote there): removes everything in tmp/', async () => {
+  it('crash during a record update (or a receive by an older relay, which wrote there): removes everything in tmp/', async () => {
     await commitMessages(0);
     await writeFile(spoolDir('tmp', 'x.eml'), 'half a message');
     await writeFile(spoolDir('tmp', 'x.json'), '{"version":1');
@@ -250,9 +250,9 @@ describe('Spool.open recovery', () => {
     expect(await readRecordTrailer(spoolDir('queue', 'updated.eml'))).toEqual(first);
   });
 
-  it('a message committed by version 0.1.0 (the .eml holds the message alone, the record is its .json): queued, untouched', async () => {
+  it('a message committed by a two-file spool (the .eml holds the message alone, the record is its .json): queued, untouched', async () => {
     const [old, current] = await commitMessages(2, ['old', 'current']);
-    await asVersion010(old!);
+    await asTwoFileSpool(old!);
     const oldEml = await readFile(spoolDir('queue', 'old.eml'));
     const oldJson = await readFile(spoolDir('queue', 'old.json'));
 
@@ -264,7 +264,7 @@ describe('Spool.open recovery', () => {
     expect(await readFile(spoolDir('queue', 'old.json'))).toEqual(oldJson);
   });
 
-  it('crash during a commit by version 0.1.0, before its .json was created: the message alone is removed', async () => {
+  it('crash during a commit by a two-file spool, before its .json was created: the message alone is removed', async () => {
     const [kept, half] = await commitMessages(2, ['kept', 'half']);
     await writeFile(spoolDir('queue', 'half.eml'), await messageBytes(half!));
     const { records, report } = await restart();
@@ -273,7 +273,7 @@ describe('Spool.open recovery', () => {
     expect(await list('queue')).toEqual(['kept.eml']);
   });
 
-  it('crash during a commit by version 0.1.0, between creating its .json and writing it: removes both files', async () => {
+  it('crash during a commit by a two-file spool, between creating its .json and writing it: removes both files', async () => {
     const [kept, half] = await commitMessages(2, ['kept', 'half']);
     await writeFile(spoolDir('queue', 'half.eml'), await messageBytes(half!));
     await writeFile(spoolDir('queue', 'half.json'), '');
@@ -303,9 +303,9 @@ describe('Spool.open recovery', () => {
     const spool = await runningSpool();
     for (const record of [long, resized, cut]) await spool.update(deferred(record));
     await spool.close();
-    // Version 0.1.0 wrote the .json after the .eml without ordering them on the disk.
+    // A two-file spool wrote the .json after the .eml without ordering them on the disk.
     const shortMessage = await messageBytes(short);
-    await asVersion010(short);
+    await asTwoFileSpool(short);
     await writeFile(spoolDir('queue', 'short.eml'), shortMessage.subarray(0, 5));
     await writeFile(spoolDir('queue', 'long.eml'), Buffer.concat([await readFile(spoolDir('queue', 'long.eml')), Buffer.from('x')]));
     await writeFile(spoolDir('queue', 'resized.json'), serializeRecord({ ...deferred(resized), size: resized.size + 7 }));

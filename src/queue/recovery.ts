@@ -8,7 +8,7 @@
  *     ... and failed/X.json without its .eml  half-done `queue retry`           -> .eml moved back to failed/
  *     ... not ending with its record         never committed                     -> removed
  *     ... ending with a damaged record       damaged                             -> quarantined
- *   queue/X.json empty, beside X.eml        a crash while a version up to 0.1.0 -> as if there were no X.json
+ *   queue/X.json empty, beside X.eml        a crash while a two-file spool        -> as if there were no X.json
  *                                           committed (it created the .json)
  *   queue/X.json without X.eml
  *     ... and failed/X.eml present           half-done move to failed/          -> .json moved to failed/
@@ -22,10 +22,11 @@
  * the file's end and fsyncing the file and the folder (spool.ts, record-trailer.ts); `250`
  * follows only then. So an .eml that does not end with its record was never acknowledged. A
  * changed record goes to X.json, which is then the record; a delivered message loses its .eml
- * first (spool.ts), so a .json alone is what an interrupted removal leaves. Spools of version
- * 0.1.0 kept every record in a .json and the .eml held the message alone; they recover by the
- * same rules. A committed message is never removed; nothing is ever deleted that could have been
- * acknowledged, only moved to quarantine/ for a person to look at.
+ * first (spool.ts), so a .json alone is what an interrupted removal leaves. Two-file spools,
+ * written before one file per message (docs/architecture.md), kept every record in a .json and
+ * the .eml held the message alone; they recover by the same rules. A committed message is never
+ * removed; nothing is ever deleted that could have been acknowledged, only moved to quarantine/
+ * for a person to look at.
  */
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -137,9 +138,9 @@ async function recoverMessage(
 
   let json = files.json;
   if (json && files.eml && (await stat(queueJson)).size === 0) {
-    // Version 0.1.0 created the .json at the commit, so a crash could leave it empty: no record.
+    // A two-file spool created the .json at the commit, so a crash could leave it empty: no record.
     await rm(queueJson, { force: true });
-    logger.warn({ file: `queue/${jsonName(id)}` }, 'Removed an empty record left by a commit of version 0.1.0 that was cut short');
+    logger.warn({ file: `queue/${jsonName(id)}` }, 'Removed an empty record left by a commit of a two-file spool that was cut short');
     report.removedLeftovers.push(`queue/${jsonName(id)}`);
     json = false;
   }
@@ -213,7 +214,7 @@ async function recoverFromTrailer(id: string, folders: SpoolFolders, logger: Log
 
 /**
  * Why the .eml cannot be the message `record` describes, or undefined when it can: it holds the
- * message alone (version 0.1.0) or the message followed by its first record.
+ * message alone (a two-file spool) or the message followed by its first record.
  */
 async function sizeMismatch(queueEml: string, record: QueueRecord): Promise<string | undefined> {
   const emlSize = (await stat(queueEml)).size;
