@@ -101,10 +101,15 @@ function fileSystemOf(folder: string): string {
   const under = (point: string): boolean => folder === point || folder.startsWith(point.endsWith('/') ? point : `${point}/`);
   const holding = mounts
     .split('\n')
-    .map((line) => line.split(' '))
+    .map((line) => line.split(' ').map(unescapeMountField))
     .filter((fields) => fields.length >= 4 && under(fields[1] ?? ''))
     .sort((a, b) => (b[1]?.length ?? 0) - (a[1]?.length ?? 0))[0];
   return holding === undefined ? 'unknown' : `${holding[2] ?? '?'} (${holding[3] ?? ''}) at ${holding[1] ?? '?'}`;
+}
+
+/** /proc/self/mounts writes a space, tab, newline or backslash in a field as \040, \011, \012, \134 (getmntent(3)). */
+function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 
 const num = (value: number | undefined, digits = 2, width = 8): string => (value === undefined ? '-' : value.toFixed(digits)).padStart(width);
