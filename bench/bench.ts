@@ -30,10 +30,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestCertificates, startMockTenant, writeCaFile, type MockTenant } from '../test/mock-tenant/index.js';
 import { addUser, usersFilePath } from '../src/inbound/local-users.js';
 import { authFlood } from './flood.js';
-import { launchRelay, type LaunchedRelay } from './relay-launcher.js';
+import { launchRelay, UNLIMITED_RATE, type LaunchedRelay } from './relay-launcher.js';
 import { treeCpuMs } from './cpu-usage.js';
 import { messageOnWire, RECIPIENT, SENDER, streamLargeMessage } from './messages.js';
 import { startPostfix, postfixUnavailable, type PostfixRelay } from './postfix.js';
@@ -68,7 +69,6 @@ const MAX_MESSAGE_BYTES = 40 * 1024 * 1024;
 const ADDED_HEADER_BYTES = 4096;
 
 const say = (text: string): void => void process.stderr.write(`${text}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Everything the run started, stopped in `finally` or by the watchdog. */
 const running = {
@@ -89,10 +89,8 @@ async function stopAll(): Promise<void> {
   await Promise.all(running.dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
-/** Exchange allows 30 a minute; the mock has no rate limit, so pace only by the 3 connections. */
-const UNLIMITED = { messages: 100_000, perSeconds: 1 };
 /** BENCH_HOLD_DELIVERY=1: our relay delivers nothing (one an hour), to see what delivery costs intake. */
-const OUR_RATE = process.env.BENCH_HOLD_DELIVERY === '1' ? { messages: 1, perSeconds: 3600 } : UNLIMITED;
+const OUR_RATE = process.env.BENCH_HOLD_DELIVERY === '1' ? { messages: 1, perSeconds: 3600 } : UNLIMITED_RATE;
 
 /**
  * A fresh relay in a fresh folder, with the bench's local user. Started once before, as an
@@ -218,7 +216,7 @@ async function main(): Promise<void> {
     }
 
     const relay = await startRelay(tenant);
-    const held = OUR_RATE !== UNLIMITED;
+    const held = OUR_RATE !== UNLIMITED_RATE;
     const ours: Target = {
       name: 'ours',
       port: relay.port,

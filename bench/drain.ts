@@ -12,11 +12,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startMockTenant } from '../test/mock-tenant/index.js';
 import { freePort } from '../test/support/ports.js';
 import { treeCpuMs } from './cpu-usage.js';
 import { messageOnWire } from './messages.js';
-import { launchRelay } from './relay-launcher.js';
+import { launchRelay, UNLIMITED_RATE } from './relay-launcher.js';
 import { drained, type Target } from './rounds.js';
 import { runScenario, SCENARIOS } from './scenarios.js';
 
@@ -24,7 +25,6 @@ const MESSAGES = Math.max(1, Number(process.env.DRAIN_MESSAGES ?? 3000));
 const ROUNDS = Math.max(1, Number(process.env.DRAIN_ROUNDS ?? 3));
 const PAUSE_MS = 3000;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const perMessage = (cpuMs: number, count: number): string => (count === 0 ? '-' : (cpuMs / count).toFixed(2));
 
 const scenario = SCENARIOS.find((s) => s.key === 'fresh-8');
@@ -37,7 +37,7 @@ tenant.upstream.on('message', () => {
 });
 const folder = await mkdtemp(join(tmpdir(), 'smtp-oauth-relay-drain-'));
 const base = tenant.relayConfig(join(folder, 'data'), { listen: { port: 0 } });
-const config = { ...base, accounts: base.accounts.map((account) => ({ ...account, rate: { messages: 1_000_000, perSeconds: 1 } })) };
+const config = { ...base, accounts: base.accounts.map((account) => ({ ...account, rate: UNLIMITED_RATE })) };
 const cli = process.env.BENCH_RELAY_CLI;
 const relay = await launchRelay({ config, dir: folder, port: await freePort(), ...(cli === undefined ? {} : { cli }) });
 try {

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { summarize, type LatencySummary } from './latency-stats.js';
 import { submitOnce } from './scenarios.js';
 
@@ -38,7 +39,6 @@ export interface FloodResult {
 }
 
 const ms = (ns: bigint): number => Number(ns) / 1e6;
-const sleep = (millis: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, millis)));
 
 interface Probe {
   readonly startedAt: number;
@@ -53,7 +53,7 @@ async function probes(port: number, message: Buffer, keepGoing: (index: number) 
     const latencyNs = await submitOnce(port, message);
     const endedAt = performance.now();
     done.push({ startedAt, endedAt, latencyNs });
-    await sleep(PROBE_EVERY_MS - (endedAt - startedAt));
+    await sleep(Math.max(0, PROBE_EVERY_MS - (endedAt - startedAt)));
   }
   return done;
 }

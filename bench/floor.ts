@@ -16,6 +16,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestCertificates, startMockTenant, writeCaFile } from '../test/mock-tenant/index.js';
 import { freePort } from '../test/support/ports.js';
 import { summarize } from './latency-stats.js';
@@ -31,7 +32,6 @@ const KEYS = (process.env.FLOOR_SCENARIOS ?? 'fresh-1,fresh-8,reused-8').split('
 const WARM_UP = 50;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const say = (text: string): void => void process.stderr.write(`${text}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Server {
   readonly name: string;

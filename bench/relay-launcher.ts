@@ -12,6 +12,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { RELAY_CLI } from '../test/support/relay-process.js';
 
+/** An account rate no bench run reaches: Exchange allows 30 a minute, the mock has no limit. */
+export const UNLIMITED_RATE = { messages: 100_000, perSeconds: 1 };
+
 export interface LaunchedRelay {
   readonly port: number;
   readonly pid: number;

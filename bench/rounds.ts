@@ -4,6 +4,7 @@
  * relays and ends when the measured relay has delivered it, so that neither pays for the other's
  * backlog and the round's CPU (cpu-usage.ts) includes the delivery of its messages.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuFigures, measureRound, type CpuFigures, type RoundCpu } from './cpu-usage.js';
 import { summarize } from './latency-stats.js';
 import type { ColdStart, Figures, ScenarioResult } from './report.js';
@@ -11,7 +12,6 @@ import { PHASES, runScenario, SCENARIOS, type Credentials, type Phase, type Scen
 
 const DRAIN_TIMEOUT_MS = 180_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A relay under test: where it listens, how many messages it has delivered so far, its CPU. */
 export interface Target {

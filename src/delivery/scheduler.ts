@@ -46,7 +46,6 @@ export interface DeliverySchedulerOptions {
   readonly intakePriority?: IntakePriorityLimits;
 }
 
-
 export class DeliveryScheduler {
   private readonly clock: Clock;
   private readonly logger: Logger;
